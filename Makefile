@@ -1,0 +1,38 @@
+# callkpi: `make run` and `make test` set everything up on a fresh machine.
+PY ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test env lint bench clean
+
+$(UV):
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PY)
+	@touch $@
+
+env: $(VENV)/.synced
+
+## The demo contact center: generate, ingest, print its KPIs.
+run: env
+	$(VENV)/bin/callkpi demo --db demo.duckdb
+
+## The whole test suite.
+test: env
+	$(VENV)/bin/pytest
+
+lint: env
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
+bench: env
+	$(VENV)/bin/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache demo.duckdb demo-data

@@ -1,0 +1,783 @@
+"""Asterisk queue_log: the file app_queue writes, and exports of the realtime table.
+
+Two forms are read, detected line by line:
+
+* the file: ``epoch|callid|queuename|agent|event|data1|data2|...`` (UTC epoch seconds);
+* a realtime ``queue_log`` table export: ``time`` as a date-time (microseconds allowed;
+  naive times are local to ``--tz``), then ``callid, queuename, agent, event,
+  data1..data5``, pipe-, comma- or tab-delimited, with or without a header line. A header
+  maps columns by name (a single ``data`` column is accepted too). Asterisk stores the
+  6th and later data fields pipe-joined in data5 (ATTENDEDTRANSFER LINK:
+  ``calltime|origpos``); callkpi splits them again, so both forms mean the same.
+
+Each batch of lines is parsed and validated in DuckDB (no Python per line), appended to
+the ``queue_log_events`` journal (an event already there is a duplicate), and then the
+``calls`` and ``agent_states`` rows of every call and agent the batch touched are rebuilt
+from the journal. So a call whose end arrives in a later batch, a later run or a
+``--follow`` poll is completed, and loading the same lines twice changes nothing.
+
+How a call's events become visits (``calls`` rows), in time order per callid:
+
+* A visit starts at ENTERQUEUE, at a one-event visit (FULL, JOINEMPTY, CLOSED,
+  DIVERT_*), when the queue changes, at the first event of the call in range (so a call
+  whose ENTERQUEUE is before the loaded range still gets its visit, with ``entered_at``
+  computed back from CONNECT's holdtime or the end's waittime), or when an answer or end
+  event follows an ended visit. ABANDON after SYSCOMPAT (Asterisk writes both), a second
+  ABANDON, and LEAVEEMPTY after EXITEMPTY (Wazo writes both) belong to the visit they follow.
+* The first end event decides the outcome (see ``queue_log_events.EVENTS``); SYSCOMPAT
+  makes it ``failed``. A visit with no end yet is ``in_progress``. If the same call starts
+  another visit before an end arrives, the open visit is closed at that moment: as
+  ``answered`` and transferred (``transfer_kind = inferred``) when it was connected,
+  else as ``overflowed``.
+* wait, ring and talk come from the event fields (CONNECT holdtime and ringtime; the
+  end's waittime, holdtime and calltime), not from differences of timestamps, which are
+  whole seconds in the file form. ``acw_s`` is WRAPUPSTART's wrap-up time; ``did`` the
+  last DID event before the visit.
+
+``agent_states`` holds the sessions (see :mod:`callkpi.ingest.agent_sessions`) and, per
+call, ``ringing`` (RINGNOANSWER/RINGCANCELED in ms, CONNECT's ringtime, AGENTDUMP; the
+reason says which), ``talking`` (answer to end) and ``wrapup`` (WRAPUPSTART + data1 s).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time as time_mod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Event
+
+import duckdb
+import pyarrow as pa
+
+from callkpi import timezones
+from callkpi.ingest import files
+from callkpi.ingest.agent_sessions import SessionEvent, agent_session_states
+from callkpi.ingest.masking import mask_key, mask_sql
+from callkpi.ingest.queue_log_events import (
+    ATTENDED_FORMS,
+    EVENTS,
+    Role,
+    events_with,
+    field_index,
+    spec_rows,
+)
+from callkpi.ingest.report import IngestError, IngestReport
+from callkpi.store import LoadCounts, Warehouse, fetch_one, fetch_scalar, utc_now
+
+SOURCE = "queue_log"
+Progress = Callable[[int, int], None]
+"""Called with (bytes done, bytes total) as batches are committed."""
+
+_COLUMN_NAMES = ("time", "callid", "queuename", "agent", "event")
+_FINALS = events_with(Role.END_ANSWERED, Role.END_UNANSWERED, Role.STANDALONE)
+_VISIT_EVENTS = events_with(
+    Role.OPEN, Role.STANDALONE, Role.ANSWER, Role.END_ANSWERED, Role.END_UNANSWERED,
+    Role.MID, Role.TRAILING,
+)
+_SESSION_EVENTS = events_with(Role.SESSION)
+
+
+@dataclass(frozen=True)
+class Options:
+    tz: str = "UTC"
+    """The zone of naive date-times (table exports); epoch times are UTC anyway."""
+    tenant: str | None = None
+    mask_callers: bool = False
+    strict: bool = False
+    """Roll back any batch with a rejected line and stop (rejects still go to quarantine)."""
+    batch_bytes: int = files.DEFAULT_BATCH_BYTES
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the fields are in a line."""
+
+    delimiter: str = "|"
+    header_line: int | None = None
+    columns: tuple[int, int, int, int, int] = (1, 2, 3, 4, 5)
+    """1-based positions of time, callid, queuename, agent, event."""
+    data: tuple[int, ...] = ()
+    """Positions of data1..data5 (or the single ``data`` column) when a header names them."""
+    data_to_end: bool = True
+    """Data fields run from the 6th field to the end of the line."""
+
+
+# -- layout -------------------------------------------------------------------------------
+
+
+def _split_one(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter)) if line else []
+
+
+def detect_layout(path: Path) -> Layout:
+    """Find the delimiter and an optional header from the first non-blank line."""
+    with path.open("rb") as fh:
+        head = fh.read(65536).decode("utf-8", errors="replace")
+    for number, line in enumerate(head.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        delimiter = "|" if "|" in line else "\t" if "\t" in line else "," if "," in line else "|"
+        names = [n.strip().strip('"').lower() for n in _split_one(line, delimiter)]
+        if "event" not in names or "time" not in names:
+            return Layout(delimiter=delimiter)
+        aliases = {"queue": "queuename", "queue_name": "queuename", "uniqueid": "callid"}
+        names = [aliases.get(n, n) for n in names]
+        missing = [c for c in _COLUMN_NAMES if c not in names]
+        if missing:
+            raise IngestError(
+                f"{path}:{number}: header has no column {', '.join(missing)} "
+                f"(expected time, callid, queuename, agent, event, data1..data5)"
+            )
+        columns = tuple(names.index(c) + 1 for c in _COLUMN_NAMES)
+        if "data" in names:
+            data: tuple[int, ...] = (names.index("data") + 1,)
+        else:
+            data = tuple(names.index(f"data{i}") + 1 for i in range(1, 6) if f"data{i}" in names)
+        last = data[-1] if data else 0
+        contiguous = all(b == a + 1 for a, b in zip(data, data[1:], strict=False))
+        return Layout(
+            delimiter=delimiter,
+            header_line=number,
+            columns=columns,  # type: ignore[arg-type]
+            data=data,
+            data_to_end=bool(data) and contiguous and last == len(names),
+        )
+    return Layout()
+
+
+def _data_sql(layout: Layout) -> str:
+    """An expression for the list of data fields, with data5's pipe-joined rest split."""
+    if not layout.data:
+        base = "fields[6:]"
+    elif layout.data_to_end:
+        base = f"fields[{layout.data[0]}:]"
+    else:
+        base = "[" + ", ".join(f"fields[{i}]" for i in layout.data) + "]"
+    if layout.delimiter == "|" and (not layout.data or layout.data_to_end):
+        return base  # the line's own split already separated every data field
+    # data5 (or a single data column) may hold "a|b": split the last field again.
+    return (
+        f"(CASE WHEN len({base}) = 0 THEN {base} ELSE list_concat({base}[:-2], "
+        f"string_split({base}[-1], '|')) END)"
+    )
+
+
+# -- SQL building blocks ------------------------------------------------------------------
+
+
+def _in(names: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{n}'" for n in names) + ")"
+
+
+def _field_number(event_col: str, data_col: str, name: str) -> str:
+    """``CASE event`` giving the data field called ``name`` as DOUBLE, per event."""
+    whens = []
+    for event in _FINALS:
+        if event == "ATTENDEDTRANSFER":
+            bridge = field_index(event, name, "BRIDGE")
+            link = field_index(event, name, "LINK")
+            if bridge and link:
+                whens.append(
+                    f"WHEN 'ATTENDEDTRANSFER' THEN TRY_CAST({data_col}[CASE WHEN "
+                    f"{data_col}[1] = 'LINK' THEN {link} ELSE {bridge} END] AS DOUBLE)"
+                )
+            continue
+        index = field_index(event, name)
+        if index:
+            whens.append(f"WHEN '{event}' THEN TRY_CAST({data_col}[{index}] AS DOUBLE)")
+    return f"(CASE {event_col} {' '.join(whens)} END)"
+
+
+def _outcome_case(event_col: str) -> str:
+    whens = " ".join(
+        f"WHEN '{name}' THEN '{spec.outcome}'" for name, spec in EVENTS.items() if spec.outcome
+    )
+    return f"(CASE {event_col} {whens} END)"
+
+
+_QUOTE = "'\"' || {} || '\"'"
+
+
+def _problem_sql(bad_utf8: tuple[int, ...]) -> str:
+    """The first thing wrong with a parsed line, as ``code: detail``, or NULL."""
+    utf8 = (
+        f"WHEN r.line_no IN ({', '.join(map(str, bad_utf8))}) THEN "
+        "'invalid utf-8: the line has bytes that are not UTF-8'"
+        if bad_utf8
+        else ""
+    )
+    forms = ", ".join(ATTENDED_FORMS)
+    return f"""CASE
+        {utf8}
+        WHEN r.n_fields < 5 THEN 'too few fields: expected at least 5 (time, callid, queuename, '
+            || 'agent, event), found ' || r.n_fields
+        WHEN r.time_utc IS NULL THEN 'bad time: time = ' || {_QUOTE.format("coalesce(r.time_text, '')")}
+            || ' is neither a Unix epoch nor a date-time'
+        WHEN r.spec_event IS NULL AND r.event = 'ATTENDEDTRANSFER' THEN 'bad field: ATTENDEDTRANSFER data1 '
+            || '(form) = ' || {_QUOTE.format("coalesce(r.data[1], '')")} || ', expected one of {forms}'
+        WHEN r.spec_event IS NULL THEN 'unknown event: ' || {_QUOTE.format("r.event")}
+            || ' is not a queue_log event callkpi knows'
+        WHEN r.needs_call AND coalesce(r.callid, '') IN ('', 'NONE') THEN 'no call id: '
+            || r.event || ' needs the caller''s uniqueid in the callid field'
+        WHEN r.needs_agent AND coalesce(r.agent, '') IN ('', 'NONE') THEN 'no agent: '
+            || r.event || ' needs the agent field'
+        WHEN len(r.missing) > 0 THEN 'bad field: ' || r.event || ' data' || r.missing[1]
+            || ' (' || r.req_names[list_position(r.req_idx, r.missing[1])] || ') is missing'
+        WHEN len(r.not_int) > 0 THEN 'bad field: ' || r.event || ' data' || r.not_int[1]
+            || ' (' || r.int_names[list_position(r.int_idx, r.not_int[1])] || ') = '
+            || {_QUOTE.format("r.data[r.not_int[1]]")} || ', expected a whole number'
+    END"""
+
+
+# -- one batch ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Batch:
+    wh: Warehouse
+    path: Path
+    layout: Layout
+    options: Options
+    batch_id: int
+    report: IngestReport = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.report = IngestReport(SOURCE, str(self.path))
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.wh.con
+
+    def parse(self, chunk: files.LineChunk) -> None:
+        """Lines -> ``ql_rows``: typed fields, the event's spec, and what is wrong."""
+        con, layout = self.con, self.layout
+        con.register("ql_lines", chunk.lines)
+        header = layout.header_line or 0
+        split = f"string_split(raw, '{layout.delimiter}')"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ql_split AS
+            SELECT line_no, raw, {split} AS fields
+            FROM (SELECT line_no, rtrim(line, chr(13) || chr(10)) AS raw FROM ql_lines)
+            WHERE line_no <> {header}"""
+        )
+        con.unregister("ql_lines")
+        self.report.lines_read += chunk.num_lines
+        if header and chunk.first_line <= header:
+            self.report.skipped += 1
+        if layout.delimiter != "|":
+            self._resplit_quoted()
+        blank = fetch_scalar(con, "SELECT count(*) FROM ql_split WHERE trim(raw) = ''")
+        self.report.skipped += blank
+        t, c, q, a, e = layout.columns
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ql_fields AS
+            SELECT line_no, raw, len(fields) AS n_fields, trim(fields[{t}]) AS time_text,
+                   fields[{c}] AS callid, fields[{q}] AS queue, fields[{a}] AS agent,
+                   upper(trim(fields[{e}])) AS event, {_data_sql(layout)} AS data
+            FROM ql_split WHERE trim(raw) <> ''"""
+        )
+        self._parse_times()
+        self._check(chunk.invalid_utf8)
+
+    def _resplit_quoted(self) -> None:
+        """Comma/tab exports may quote fields: split those lines with a real CSV parser."""
+        quoted = self.con.execute(
+            "SELECT line_no, raw FROM ql_split WHERE contains(raw, '\"')"
+        ).fetchall()
+        if not quoted:
+            return
+        numbers, fields = [], []
+        for line_no, raw in quoted:
+            numbers.append(line_no)
+            fields.append(next(csv.reader(io.StringIO(raw), delimiter=self.layout.delimiter), []))
+        fixed = pa.table({"line_no": numbers, "fields": pa.array(fields, pa.list_(pa.string()))})
+        self.con.register("ql_quoted", fixed)
+        self.con.execute(
+            "UPDATE ql_split SET fields = q.fields FROM ql_quoted q WHERE ql_split.line_no = q.line_no"
+        )
+        self.con.unregister("ql_quoted")
+
+    def _parse_times(self) -> None:
+        con = self.con
+        offset_re = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ql_timed AS
+            SELECT *,
+              CASE WHEN TRY_CAST(time_text AS BIGINT) BETWEEN 100000000 AND 99999999999
+                     THEN make_timestamp(TRY_CAST(time_text AS BIGINT) * 1000000)
+                   WHEN regexp_matches(time_text, '{offset_re}')
+                     THEN CAST(TRY_CAST(time_text AS TIMESTAMPTZ) AS TIMESTAMP)
+              END AS time_aware,
+              CASE WHEN TRY_CAST(time_text AS BIGINT) IS NULL
+                        AND NOT regexp_matches(time_text, '{offset_re}')
+                     THEN TRY_CAST(time_text AS TIMESTAMP)
+              END AS time_naive
+            FROM ql_fields"""
+        )
+        lo, hi = fetch_one(con, "SELECT min(time_naive), max(time_naive) FROM ql_timed") or (None, None)
+        if lo is None:
+            to_utc = "NULL"
+        else:
+            offsets = timezones.offsets_from_local(self.options.tz, lo, hi)
+            to_utc = f"time_naive - to_seconds({timezones.sql_offset_case('time_naive', offsets)})"
+            if self.options.tz == "UTC":
+                self.report.notes.append("naive date-times were read as UTC (pass --tz ZONE)")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ql_timed AS
+            SELECT * EXCLUDE (time_aware, time_naive),
+                   coalesce(time_aware, {to_utc}) AS time_utc
+            FROM ql_timed"""
+        )
+
+    def _check(self, bad_utf8: tuple[int, ...]) -> None:
+        con = self.con
+        if not fetch_scalar(
+            con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ql_specs'"
+        ):
+            con.register("ql_specs_arrow", pa.Table.from_pylist(spec_rows()))
+            con.execute("CREATE TEMP TABLE ql_specs AS SELECT * FROM ql_specs_arrow")
+            con.unregister("ql_specs_arrow")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ql_rows AS
+            SELECT r.line_no, r.raw, r.time_utc AS "time", r.callid, r.queue, r.agent, r.event,
+                   r.data, r.role, {_problem_sql(bad_utf8)} AS problem
+            FROM (
+              SELECT t.*, s.event AS spec_event, s.role, s.needs_call, s.needs_agent,
+                s.req_idx, s.req_names, s.int_idx, s.int_names,
+                list_filter(s.req_idx, lambda i: coalesce(t.data[i], '') = '') AS missing,
+                list_filter(s.int_idx, lambda i: coalesce(t.data[i], '') <> ''
+                            AND TRY_CAST(t.data[i] AS BIGINT) IS NULL) AS not_int
+              FROM ql_timed t LEFT JOIN ql_specs s ON s.form = CASE
+                WHEN t.event = 'ATTENDEDTRANSFER' THEN t.event || ':' || coalesce(t.data[1], '')
+                ELSE t.event END
+            ) r"""
+        )
+
+    def quarantine(self) -> None:
+        con = self.con
+        masked_raw = "raw"
+        if self.options.mask_callers:
+            # Mask phone-number-like data fields of rejected lines too.
+            key = mask_key(con)
+            masked_raw = (
+                "array_to_string(list_transform(string_split(raw, '|'), lambda f, i: "
+                "CASE WHEN i > 5 AND regexp_full_match(f, '\\+?\\d{6,15}') THEN "
+                f"{mask_sql('f', key)} ELSE f END), '|')"
+            )
+        for code, n in con.execute(
+            "SELECT split_part(problem, ':', 1), count(*) FROM ql_rows "
+            "WHERE problem IS NOT NULL GROUP BY 1"
+        ).fetchall():
+            self.report.rejected[code] += n
+        con.execute(
+            f"""INSERT INTO quarantine
+            SELECT '{SOURCE}', ? || ':' || line_no, {masked_raw}, problem, ?, ?
+            FROM ql_rows r WHERE problem IS NOT NULL AND NOT EXISTS (
+              SELECT 1 FROM quarantine q WHERE q.source = '{SOURCE}'
+                AND q.source_ref = ? || ':' || r.line_no)""",
+            [str(self.path), self.batch_id, utc_now(), str(self.path)],
+        )
+
+    def journal(self) -> None:
+        """Append the accepted, new events to ``queue_log_events``."""
+        con = self.con
+        data = "data"
+        if self.options.mask_callers:
+            caller = mask_sql("data[2]", mask_key(con))
+            data = f"CASE WHEN event = 'ENTERQUEUE' THEN list_concat(data[:1], [{caller}], data[3:]) ELSE data END"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ql_new AS
+            SELECT * FROM (
+              SELECT line_no, "time", callid, queue, agent, event, {data} AS data, role,
+                     hash("time", callid, queue, agent, event, {data}) AS event_key
+              FROM ql_rows WHERE problem IS NULL)
+            QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY line_no) = 1"""
+        )
+        accepted = fetch_scalar(con, "SELECT count(*) FROM ql_rows WHERE problem IS NULL")
+        con.execute(
+            """DELETE FROM ql_new WHERE event_key IN (
+                 SELECT e.event_key FROM queue_log_events e
+                 WHERE e."time" BETWEEN (SELECT min("time") FROM ql_new)
+                                    AND (SELECT max("time") FROM ql_new))"""
+        )
+        new = fetch_scalar(con, "SELECT count(*) FROM ql_new")
+        con.execute(
+            """INSERT INTO queue_log_events
+            SELECT (SELECT coalesce(max(seq), 0) FROM queue_log_events)
+                     + row_number() OVER (ORDER BY line_no),
+                   event_key, "time", callid, queue, agent, event, data, ?, ?, line_no, ?
+            FROM ql_new""",
+            [self.options.tenant, str(self.path), self.batch_id],
+        )
+        self.report.add(LoadCounts(loaded=new, duplicates=accepted - new))
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ql_touched_calls AS
+            SELECT DISTINCT callid FROM ql_new WHERE role NOT IN ('session', 'system')"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE ql_touched_agents AS
+            SELECT DISTINCT agent FROM ql_new WHERE role = 'session'"""
+        )
+
+    def cleanup(self) -> None:
+        for name in ("ql_split", "ql_fields", "ql_timed", "ql_rows", "ql_new",
+                     "ql_touched_calls", "ql_touched_agents"):
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+# -- rebuilding calls and agent states ----------------------------------------------------
+
+
+def _visit_start_sql() -> str:
+    """True where an event starts a new visit of its call (see the module docstring)."""
+    restart = tuple(
+        e for e in events_with(Role.ANSWER, Role.END_ANSWERED, Role.END_UNANSWERED)
+        if e not in ("ABANDON", "LEAVEEMPTY")
+    )
+    closed = _in(_FINALS + events_with(Role.TRAILING))
+    return f"""(prev_event IS NULL
+        OR event IN {_in(events_with(Role.OPEN, Role.STANDALONE))}
+        OR queue IS DISTINCT FROM prev_queue
+        OR (prev_event IN {closed} AND event IN {_in(restart)}))"""
+
+
+def _calls_sql(columns: str) -> str:
+    hold = _field_number("final_event", "final_data", "holdtime")
+    talk = _field_number("final_event", "final_data", "calltime")
+    wait = _field_number("final_event", "final_data", "waittime")
+    origpos = _field_number("final_event", "final_data", "origposition")
+    answered_end = _in(events_with(Role.END_ANSWERED))
+    standalone = _in(events_with(Role.STANDALONE))
+    return f"""
+    INSERT INTO calls ({columns})
+    WITH ev AS (
+      SELECT e.seq, e."time", e.callid, e.queue, e.agent, e.event, e.data, e.tenant,
+             e.source_file, e.line_no
+      FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
+      WHERE e.event IN {_in(_VISIT_EVENTS)}
+    ),
+    ordered AS (
+      SELECT *, row_number() OVER w AS ord, lag(event) OVER w AS prev_event,
+             lag(queue) OVER w AS prev_queue
+      FROM ev WINDOW w AS (PARTITION BY callid ORDER BY "time", seq)
+    ),
+    marked AS (
+      SELECT *, sum(CASE WHEN {_visit_start_sql()} THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY callid ORDER BY ord ROWS UNBOUNDED PRECEDING) AS visit
+      FROM ordered
+    ),
+    visits AS (
+      SELECT callid, visit,
+        arg_min(queue, ord) AS queue,
+        arg_min(tenant, ord) FILTER (WHERE tenant IS NOT NULL) AS tenant,
+        arg_min(source_file || ':' || line_no, ord) AS source_ref,
+        min("time") AS first_time,
+        arg_min("time", ord) FILTER (WHERE event = 'ENTERQUEUE') AS enter_time,
+        arg_min(data, ord) FILTER (WHERE event = 'ENTERQUEUE') AS enter_data,
+        arg_min("time", ord) FILTER (WHERE event = 'CONNECT') AS connect_time,
+        arg_min(agent, ord) FILTER (WHERE event = 'CONNECT') AS connect_agent,
+        arg_min(data, ord) FILTER (WHERE event = 'CONNECT') AS connect_data,
+        arg_min(event, ord) FILTER (WHERE event IN {_in(_FINALS)}) AS final_event,
+        arg_min("time", ord) FILTER (WHERE event IN {_in(_FINALS)}) AS final_time,
+        arg_min(data, ord) FILTER (WHERE event IN {_in(_FINALS)}) AS final_data,
+        arg_min(agent, ord) FILTER (WHERE event IN {_in(_FINALS)}) AS final_agent,
+        bool_or(event = 'SYSCOMPAT') AS syscompat,
+        arg_min(data, ord) FILTER (WHERE event = 'WRAPUPSTART') AS wrap_data
+      FROM marked GROUP BY callid, visit
+    ),
+    dids AS (
+      SELECT e.callid, e."time", e.data[1] AS did
+      FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
+      WHERE e.event = 'DID'
+    ),
+    linked AS (
+      SELECT v.*, d.did,
+        lead(coalesce(v.enter_time, v.first_time)) OVER w AS next_start,
+        lead(v.queue) OVER w AS next_queue
+      FROM visits v ASOF LEFT JOIN dids d ON v.callid = d.callid AND v.first_time >= d."time"
+      WINDOW w AS (PARTITION BY v.callid ORDER BY v.visit)
+    ),
+    fields AS (
+      SELECT *,
+        {hold} AS end_hold, {talk} AS end_talk, {wait} AS end_wait, {origpos} AS end_origpos,
+        TRY_CAST(connect_data[1] AS DOUBLE) AS connect_hold,
+        TRY_CAST(connect_data[3] AS DOUBLE) AS connect_ring,
+        final_event IN {answered_end} AS answered_end,
+        final_event IS NULL AND next_start IS NOT NULL AND connect_time IS NOT NULL AS inferred
+      FROM linked
+    ),
+    timed AS (
+      SELECT *,
+        coalesce(enter_time,
+                 connect_time - to_seconds(connect_hold),
+                 CASE WHEN answered_end THEN final_time - to_seconds(end_talk + end_hold) END,
+                 final_time - to_seconds(end_wait),
+                 first_time) AS entered_at
+      FROM fields
+    )
+    SELECT
+      callid, visit, tenant, 'in', 'voice', queue,
+      coalesce(connect_agent, CASE WHEN answered_end THEN final_agent END),
+      nullif(enter_data[2], ''), did, entered_at,
+      coalesce(connect_time, CASE WHEN answered_end THEN final_time - to_seconds(end_talk) END),
+      CASE WHEN final_event IS NOT NULL THEN final_time
+           WHEN next_start IS NOT NULL THEN next_start END,
+      CASE WHEN syscompat THEN 'failed'
+           WHEN final_event IS NOT NULL THEN {_outcome_case("final_event")}
+           WHEN inferred THEN 'answered'
+           WHEN next_start IS NOT NULL THEN 'overflowed'
+           ELSE 'in_progress' END,
+      CASE WHEN connect_time IS NOT NULL
+             THEN coalesce(connect_hold, epoch(connect_time - enter_time))
+           WHEN answered_end THEN end_hold
+           WHEN final_event IN {standalone} THEN 0
+           WHEN final_event IS NOT NULL THEN coalesce(end_wait, epoch(final_time - entered_at))
+           WHEN next_start IS NOT NULL THEN epoch(next_start - entered_at)
+      END,
+      connect_ring,
+      CASE WHEN answered_end THEN end_talk
+           WHEN inferred THEN epoch(next_start - connect_time) END,
+      TRY_CAST(wrap_data[1] AS DOUBLE),
+      CAST(coalesce(TRY_CAST(enter_data[3] AS DOUBLE), end_origpos) AS INTEGER),
+      coalesce(final_event IN ('TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER'), false) OR inferred,
+      CASE final_event WHEN 'TRANSFER' THEN 'transfer' WHEN 'BLINDTRANSFER' THEN 'blind'
+           WHEN 'ATTENDEDTRANSFER' THEN 'attended'
+           ELSE CASE WHEN inferred THEN 'inferred' END END,
+      CASE WHEN final_event IN ('TRANSFER', 'BLINDTRANSFER')
+             THEN final_data[1] || CASE WHEN coalesce(final_data[2], '') <> ''
+                                        THEN '@' || final_data[2] ELSE '' END
+           WHEN final_event = 'ATTENDEDTRANSFER' THEN CASE final_data[1]
+             WHEN 'BRIDGE' THEN 'bridge:' || final_data[2] WHEN 'APP' THEN 'app:' || final_data[2]
+             WHEN 'LINK' THEN 'link:' || final_data[3] END
+           WHEN inferred THEN 'queue:' || next_queue END,
+      CASE final_event WHEN 'COMPLETECALLER' THEN 'caller' WHEN 'COMPLETEAGENT' THEN 'agent' END,
+      '{SOURCE}', source_ref
+    FROM timed"""
+
+
+_CALL_COLUMNS = (
+    "call_id, segment, tenant, direction, channel, queue, agent, caller, did, entered_at, "
+    "answered_at, ended_at, outcome, wait_s, ring_s, talk_s, acw_s, enter_position, "
+    "transferred, transfer_kind, transfer_target, ended_by, source, source_ref"
+)
+
+_CALL_STATES_SQL = f"""
+INSERT INTO agent_states (agent, queue, state, reason, call_id, start_at, end_at, source, source_ref)
+WITH ev AS (
+  SELECT e.* FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
+  WHERE e.event IN ('RINGNOANSWER', 'RINGCANCELED', 'CONNECT', 'AGENTDUMP', 'WRAPUPSTART')
+    AND coalesce(e.agent, '') NOT IN ('', 'NONE')
+)
+SELECT agent, queue, 'ringing',
+       CASE event WHEN 'RINGNOANSWER' THEN 'noanswer' WHEN 'RINGCANCELED' THEN 'canceled'
+                  WHEN 'CONNECT' THEN 'answered' ELSE 'dumped' END,
+       callid,
+       "time" - to_seconds(coalesce(CASE event WHEN 'CONNECT' THEN TRY_CAST(data[3] AS DOUBLE)
+                                          WHEN 'AGENTDUMP' THEN 0
+                                          ELSE TRY_CAST(data[1] AS DOUBLE) / 1000 END, 0)),
+       "time", '{SOURCE}', source_file || ':' || line_no
+FROM ev WHERE event <> 'WRAPUPSTART'
+UNION ALL
+SELECT agent, queue, 'wrapup', NULL, callid, "time",
+       "time" + to_seconds(TRY_CAST(data[1] AS DOUBLE)), '{SOURCE}', source_file || ':' || line_no
+FROM ev WHERE event = 'WRAPUPSTART'
+UNION ALL
+SELECT c.agent, c.queue, 'talking', NULL, c.call_id, c.answered_at, c.ended_at, c.source, c.source_ref
+FROM calls c SEMI JOIN ql_touched_calls t ON c.call_id = t.callid
+WHERE c.source = '{SOURCE}' AND c.agent IS NOT NULL AND c.answered_at IS NOT NULL
+"""
+
+
+def rebuild_calls(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the calls and per-call agent states of the callids in ``ql_touched_calls``."""
+    con.execute(
+        f"DELETE FROM calls WHERE source = '{SOURCE}' AND call_id IN "
+        "(SELECT callid FROM ql_touched_calls)"
+    )
+    con.execute(_calls_sql(_CALL_COLUMNS))
+    con.execute(
+        f"DELETE FROM agent_states WHERE source = '{SOURCE}' "
+        "AND state IN ('ringing', 'talking', 'wrapup') "
+        "AND call_id IN (SELECT callid FROM ql_touched_calls)"
+    )
+    con.execute(_CALL_STATES_SQL)
+
+
+def rebuild_sessions(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild logged_in and paused intervals of the agents in ``ql_touched_agents``."""
+    events = con.sql(
+        f"""SELECT e.agent, e."time", e.queue, e.event, e.data, e.source_file || ':' || e.line_no AS ref
+        FROM queue_log_events e SEMI JOIN ql_touched_agents t ON e.agent = t.agent
+        WHERE e.event IN {_in(_SESSION_EVENTS)}
+        ORDER BY e.agent, e."time", e.seq"""
+    ).to_arrow_table()
+    con.execute(
+        f"DELETE FROM agent_states WHERE source = '{SOURCE}' AND state IN ('logged_in', 'paused') "
+        "AND agent IN (SELECT agent FROM ql_touched_agents)"
+    )
+    if events.num_rows == 0:
+        return
+    rows: list[dict[str, object]] = []
+    cols = events.to_pydict()
+    start = 0
+    agents = cols["agent"]
+    for i in range(1, len(agents) + 1):
+        if i == len(agents) or agents[i] != agents[start]:
+            batch = [
+                SessionEvent(cols["time"][j], cols["queue"][j], cols["event"][j],
+                             tuple(cols["data"][j] or ()), cols["ref"][j])
+                for j in range(start, i)
+            ]
+            for s in agent_session_states(agents[start], batch):
+                rows.append({"agent": s.agent, "queue": s.queue, "state": s.state.value,
+                             "reason": s.reason, "call_id": None, "start_at": s.start,
+                             "end_at": s.end, "source": SOURCE, "source_ref": s.ref})
+            start = i
+    if rows:
+        con.register("ql_session_rows", pa.Table.from_pylist(rows))
+        con.execute(
+            "INSERT INTO agent_states BY NAME SELECT * FROM ql_session_rows"
+        )
+        con.unregister("ql_session_rows")
+
+
+# -- public API ---------------------------------------------------------------------------
+
+
+def _load_chunk(
+    wh: Warehouse, path: Path, layout: Layout, options: Options, chunk: files.LineChunk,
+    head_hash: str,
+) -> IngestReport:
+    batch = _Batch(wh, path, layout, options, wh.next_batch_id())
+    try:
+        with wh.transaction() as con:
+            batch.parse(chunk)
+            batch.quarantine()
+            if options.strict and batch.report.rejected_total:
+                raise _StrictReject()
+            batch.journal()
+            rebuild_calls(con)
+            rebuild_sessions(con)
+            offset, lines = chunk.resume
+            files.save_state(con, SOURCE, path, files.FileState(head_hash, offset, lines))
+            wh.record_batch(
+                batch.batch_id, SOURCE, str(path), first_line=chunk.first_line,
+                last_line=chunk.first_line + chunk.num_lines - 1, lines_read=chunk.num_lines,
+                counts=LoadCounts(batch.report.loaded, 0, batch.report.duplicates),
+                rejected=batch.report.rejected_total,
+            )
+        batch.report.batches = 1
+    except _StrictReject:
+        # Strict: the batch is rolled back, but its rejects are kept for the user to see.
+        with wh.transaction():
+            batch.parse(chunk)
+            batch.quarantine()
+        batch.report.loaded = batch.report.duplicates = 0
+        batch.report.notes.append(
+            f"--strict: lines {chunk.first_line}-{chunk.first_line + chunk.num_lines - 1} "
+            "were not loaded because some were rejected"
+        )
+        raise StrictRejected(batch.report) from None
+    finally:
+        batch.cleanup()
+    return batch.report
+
+
+class _StrictReject(Exception):
+    pass
+
+
+class StrictRejected(Exception):
+    """--strict stopped an ingest; ``report`` says what was rejected."""
+
+    def __init__(self, report: IngestReport) -> None:
+        super().__init__("rejected lines under --strict")
+        self.report = report
+
+
+def ingest(
+    wh: Warehouse,
+    path: str | Path,
+    options: Options | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Load the lines of a queue_log file not loaded before."""
+    options = options or Options()
+    timezones.zone(options.tz)
+    resolved = files.resolve(path)
+    layout = detect_layout(resolved)
+    start = files.resume_point(wh.con, SOURCE, resolved)
+    total = resolved.stat().st_size
+    report = IngestReport(SOURCE, str(resolved))
+    for chunk in files.read_chunks(resolved, start, batch_bytes=options.batch_bytes):
+        try:
+            report.merge(_load_chunk(wh, resolved, layout, options, chunk, start.head_hash))
+        except StrictRejected as exc:
+            report.merge(exc.report)
+            raise StrictRejected(report) from None
+        if progress:
+            progress(chunk.end_offset, total)
+    return report
+
+
+def follow(
+    wh: Warehouse,
+    path: str | Path,
+    options: Options | None = None,
+    *,
+    poll_s: float = 0.5,
+    idle_timeout_s: float | None = None,
+    stop: Event | None = None,
+    on_batch: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Tail a queue_log as Asterisk writes it: load complete lines every ``poll_s``.
+
+    Stops when ``stop`` is set, or after ``idle_timeout_s`` without a new line. A file
+    replaced by rotation (different first bytes, or shorter) is read from its start.
+    """
+    options = options or Options()
+    timezones.zone(options.tz)
+    resolved = files.resolve(path)
+    report = IngestReport(SOURCE, str(resolved))
+    layout = detect_layout(resolved)
+    last_data = time_mod.monotonic()
+    while not (stop and stop.is_set()):
+        start = files.resume_point(wh.con, SOURCE, resolved)
+        if start.byte_offset == 0 and start.lines_read == 0:
+            layout = detect_layout(resolved)
+        got = False
+        for chunk in files.read_chunks(resolved, start, batch_bytes=options.batch_bytes,
+                                       include_unterminated=False):
+            got = True
+            batch = _load_chunk(wh, resolved, layout, options, chunk, start.head_hash)
+            report.merge(batch)
+            if on_batch:
+                on_batch(batch)
+            start = files.resume_point(wh.con, SOURCE, resolved)
+        now = time_mod.monotonic()
+        if got:
+            last_data = now
+        elif idle_timeout_s is not None and now - last_data >= idle_timeout_s:
+            break
+        if stop:
+            stop.wait(poll_s)
+        else:
+            time_mod.sleep(poll_s)
+    return report
+
+
+__all__ = [
+    "SOURCE",
+    "Layout",
+    "Options",
+    "StrictRejected",
+    "detect_layout",
+    "follow",
+    "ingest",
+    "rebuild_calls",
+    "rebuild_sessions",
+]
