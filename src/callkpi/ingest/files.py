@@ -19,11 +19,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from callkpi.ingest.options import DEFAULT_BATCH_BYTES
 from callkpi.ingest.report import IngestError
 from callkpi.store import fetch_one, utc_now
 
 HEAD_BYTES = 4096
-DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)

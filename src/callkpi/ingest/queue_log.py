@@ -56,6 +56,7 @@ from callkpi import timezones
 from callkpi.ingest import files
 from callkpi.ingest.agent_sessions import SessionEvent, agent_session_states
 from callkpi.ingest.masking import mask_key, mask_sql
+from callkpi.ingest.options import IngestOptions
 from callkpi.ingest.queue_log_events import (
     ATTENDED_FORMS,
     EVENTS,
@@ -78,17 +79,6 @@ _VISIT_EVENTS = events_with(
     Role.MID, Role.TRAILING,
 )
 _SESSION_EVENTS = events_with(Role.SESSION)
-
-
-@dataclass(frozen=True)
-class Options:
-    tz: str = "UTC"
-    """The zone of naive date-times (table exports); epoch times are UTC anyway."""
-    tenant: str | None = None
-    mask_callers: bool = False
-    strict: bool = False
-    """Roll back any batch with a rejected line and stop (rejects still go to quarantine)."""
-    batch_bytes: int = files.DEFAULT_BATCH_BYTES
 
 
 @dataclass(frozen=True)
@@ -241,7 +231,7 @@ class _Batch:
     wh: Warehouse
     path: Path
     layout: Layout
-    options: Options
+    options: IngestOptions
     batch_id: int
     report: IngestReport = field(init=False)
 
@@ -649,7 +639,7 @@ def rebuild_sessions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _load_chunk(
-    wh: Warehouse, path: Path, layout: Layout, options: Options, chunk: files.LineChunk,
+    wh: Warehouse, path: Path, layout: Layout, options: IngestOptions, chunk: files.LineChunk,
     head_hash: str,
 ) -> IngestReport:
     batch = _Batch(wh, path, layout, options, wh.next_batch_id())
@@ -702,11 +692,11 @@ class StrictRejected(Exception):
 def ingest(
     wh: Warehouse,
     path: str | Path,
-    options: Options | None = None,
+    options: IngestOptions | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Load the lines of a queue_log file not loaded before."""
-    options = options or Options()
+    options = options or IngestOptions()
     timezones.zone(options.tz)
     resolved = files.resolve(path)
     layout = detect_layout(resolved)
@@ -727,7 +717,7 @@ def ingest(
 def follow(
     wh: Warehouse,
     path: str | Path,
-    options: Options | None = None,
+    options: IngestOptions | None = None,
     *,
     poll_s: float = 0.5,
     idle_timeout_s: float | None = None,
@@ -739,7 +729,7 @@ def follow(
     Stops when ``stop`` is set, or after ``idle_timeout_s`` without a new line. A file
     replaced by rotation (different first bytes, or shorter) is read from its start.
     """
-    options = options or Options()
+    options = options or IngestOptions()
     timezones.zone(options.tz)
     resolved = files.resolve(path)
     report = IngestReport(SOURCE, str(resolved))
@@ -773,7 +763,6 @@ def follow(
 __all__ = [
     "SOURCE",
     "Layout",
-    "Options",
     "StrictRejected",
     "detect_layout",
     "follow",

@@ -336,6 +336,35 @@ COSTS = Table(
     key=("tenant", "campaign", "period_start", "period_end", "category"),
 )
 
+QUEUE_INTERVALS = Table(
+    "queue_intervals",
+    "Interval totals per queue from ACD interval reports, for systems that export no "
+    "call-level records. Only additive measures, so any roll-up is exact.",
+    (
+        _c("tenant", "VARCHAR"),
+        _c("site", "VARCHAR"),
+        _c("queue", "VARCHAR", nullable=False),
+        _c("interval_start", "TIMESTAMP", "UTC", nullable=False),
+        _c("interval_s", "INTEGER", "the interval's length: 900, 1800, 3600", nullable=False),
+        _c("offered", "BIGINT"),
+        _c("answered", "BIGINT"),
+        _c("abandoned", "BIGINT"),
+        _c("short_abandoned", "BIGINT", "abandoned below the system's short-abandon threshold"),
+        _c("answered_within_threshold", "BIGINT"),
+        _c("threshold_s", "DOUBLE", "the service-level threshold the system counted with"),
+        _c("wait_s_sum", "DOUBLE", "total wait of answered calls"),
+        _c("abandon_wait_s_sum", "DOUBLE", "total wait of abandoned calls"),
+        _c("max_wait_s", "DOUBLE"),
+        _c("talk_s_sum", "DOUBLE"),
+        _c("hold_s_sum", "DOUBLE"),
+        _c("acw_s_sum", "DOUBLE"),
+        _c("transferred", "BIGINT"),
+        _c("staffed_agent_s", "DOUBLE", "agent-seconds logged in during the interval"),
+        *LINEAGE,
+    ),
+    key=("source", "tenant", "queue", "interval_start"),
+)
+
 QUARANTINE = Table(
     "quarantine",
     "Every rejected input row, with the reason.",
@@ -422,6 +451,7 @@ TABLES: dict[str, Table] = {
         CUSTOMERS,
         SURVEYS,
         COSTS,
+        QUEUE_INTERVALS,
         QUARANTINE,
         QUEUE_LOG_EVENTS,
         INGEST_FILES,

@@ -36,6 +36,34 @@ class LoadCounts:
     duplicates: int = 0
 
 
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "UBIGINT": pa.uint64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DATE": pa.date32(),
+    "VARCHAR[]": pa.list_(pa.string()),
+}
+
+
+def arrow_schema(table: str, columns: Sequence[str] | None = None) -> pa.Schema:
+    """The Arrow schema of a model table (or of some of its columns, in that order)."""
+    spec = TABLES[table]
+    names = columns or spec.column_names
+    return pa.schema([(n, _ARROW_TYPES[spec.by_name[n].type]) for n in names])
+
+
+def arrow_rows(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Rows (dicts of Python values) as an Arrow table typed like the model table; only
+    the columns that appear in the rows are included."""
+    spec = TABLES[table]
+    present = [c for c in spec.column_names if any(c in r for r in rows)]
+    return pa.Table.from_pylist(list(rows), schema=arrow_schema(table, present))
+
+
 def create_table_sql(table: Table) -> str:
     cols = ", ".join(
         f'"{c.name}" {c.type}{"" if c.nullable else " NOT NULL"}' for c in table.columns
