@@ -1,2 +1,274 @@
-def main() -> None:
-    pass
+"""The ``callkpi`` command line (DESIGN.md section 6). Thin: parse, call, print.
+
+Exit status: 0 success, 1 bad input or usage (a message on stderr says what and where),
+2 internal error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from callkpi.cli.output import FORMATS, err, print_ingest_reports, print_rows
+from callkpi.ingest import IngestOptions, source_names
+from callkpi.ingest import ingest as run_ingest
+from callkpi.ingest.report import IngestError, IngestReport
+from callkpi.kpi import KpiQuery, QueryError, builtin_catalog, run_query
+from callkpi.store import DEFAULT_DB, Warehouse, WarehouseError
+from callkpi.timezones import TimeZoneError
+
+app = typer.Typer(
+    name="callkpi",
+    help="Contact-center KPIs from the records your PBX, dialer and CRM already write.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+kpis_app = typer.Typer(help="The KPI catalog.", no_args_is_help=True)
+app.add_typer(kpis_app, name="kpis")
+
+class UserError(Exception):
+    """Bad input or usage: printed without a traceback, exit status 1."""
+
+
+USER_ERRORS = (UserError, IngestError, QueryError, WarehouseError, TimeZoneError, ValidationError,
+               FileNotFoundError)
+
+DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file.")]
+TzOption = Annotated[str, typer.Option("--tz", help="IANA time zone (e.g. Europe/Moscow).")]
+FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+
+DEFAULT_KPIS = ("offered", "answered", "abandoned", "timed_out", "exited_key", "blocked",
+                "overflowed", "closed")
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def _open(db: Path, *, must_exist: bool = False) -> Warehouse:
+    if must_exist and str(db) != ":memory:" and not db.exists():
+        raise UserError(f"no warehouse at {db}: load data first (callkpi ingest ... or callkpi demo)")
+    return Warehouse(db)
+
+
+def _parse_time(option: str, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r}: expected an ISO time like 2026-10-01 or "
+                        "2026-10-01T08:00") from None
+
+
+def _pairs(option: str, values: list[str] | None) -> list[tuple[str, str]]:
+    pairs = []
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UserError(f"{option} {item!r}: expected NAME=VALUE")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+# -- ingest -------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="queue-log, cdr, mapped, or a canonical table "
+                                               "(calls, agents, schedules, absences, ivr-steps, "
+                                               "dials, leads, deals, customers, surveys, costs).")],
+    paths: Annotated[list[Path], typer.Argument(help="Files to load.")],
+    db: DbOption = DEFAULT_DB,
+    tenant: Annotated[str | None, typer.Option(help="The client these records belong to.")] = None,
+    tz: TzOption = "UTC",
+    mapping: Annotated[Path | None, typer.Option(help="Mapping profile (ingest mapped).")] = None,
+    follow: Annotated[bool, typer.Option(help="Keep reading a queue_log as it grows.")] = False,
+    idle_timeout: Annotated[float | None, typer.Option(
+        help="With --follow: stop after this many seconds without a new line.")] = None,
+    strict: Annotated[bool, typer.Option(help="Load nothing from a batch with a rejected row; exit 1.")] = False,
+    mask_callers: Annotated[bool, typer.Option(help="Store caller numbers as keyed hashes.")] = False,
+    fmt: FormatOption = "table",
+) -> None:
+    """Load source files into the warehouse (rejected rows go to quarantine)."""
+    _check_format(fmt)
+    if source not in source_names():
+        raise UserError(f"unknown source {source!r}; expected one of: {', '.join(source_names())}")
+    if source == "mapped" and mapping is None:
+        raise UserError("ingest mapped needs --mapping PROFILE.yaml (or a shipped profile name)")
+    if follow and (source != "queue-log" or len(paths) != 1):
+        raise UserError("--follow works with one queue-log file")
+    options = IngestOptions(tz=tz, tenant=tenant, mask_callers=mask_callers, strict=strict,
+                            mapping=mapping)
+    with _open(db) as wh:
+        if follow:
+            reports = [_follow(wh, paths[0], options, idle_timeout)]
+        else:
+            reports = [_ingest_one(wh, source, path, options) for path in paths]
+    print_ingest_reports(reports, fmt)
+    nothing_loaded = all(r.loaded + r.updated + r.duplicates == 0 for r in reports)
+    if any(r.rejected_total for r in reports) and (strict or nothing_loaded):
+        raise typer.Exit(1)
+
+
+def _ingest_one(wh: Warehouse, source: str, path: Path, options: IngestOptions) -> IngestReport:
+    from callkpi.ingest import queue_log
+
+    if source != "queue-log" or not path.exists() or path.stat().st_size < 50_000_000:
+        try:
+            return run_ingest(wh, source, path, options)
+        except queue_log.StrictRejected as exc:
+            return exc.report
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(path.name, total=path.stat().st_size)
+        try:
+            return queue_log.ingest(wh, path, options,
+                                    progress=lambda done, total: bar.update(task, completed=done))
+        except queue_log.StrictRejected as exc:
+            return exc.report
+
+
+def _follow(wh: Warehouse, path: Path, options: IngestOptions,
+            idle_timeout: float | None) -> IngestReport:
+    from callkpi.ingest import queue_log
+
+    err.print(f"following {path} (Ctrl-C to stop)")
+
+    def show(batch: IngestReport) -> None:
+        err.print(f"  +{batch.loaded} lines ({batch.rejected_total} rejected)")
+
+    try:
+        return queue_log.follow(wh, path, options, idle_timeout_s=idle_timeout, on_batch=show)
+    except KeyboardInterrupt:
+        err.print("stopped")
+        return IngestReport("queue_log", str(path))
+
+
+# -- KPIs ---------------------------------------------------------------------------------
+
+
+@app.command()
+def kpi(
+    kpi_ids: Annotated[list[str] | None, typer.Argument(metavar="[KPI_ID]...",
+                                                        help="KPIs to compute.")] = None,
+    db: DbOption = DEFAULT_DB,
+    by: Annotated[str | None, typer.Option(help="Dimensions, comma-separated (e.g. queue,agent).")] = None,
+    grain: Annotated[str, typer.Option(help="15min, 30min, hour, day, week, month, quarter, year, all.")] = "all",
+    from_: Annotated[str | None, typer.Option("--from", help="Start (inclusive), ISO, read in --tz.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO, read in --tz.")] = None,
+    tz: TzOption = "UTC",
+    where: Annotated[list[str] | None, typer.Option(help="DIM=VALUE filter; repeatable.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="PARAM=VALUE; repeatable.")] = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """Compute KPIs at any cut and grain."""
+    _check_format(fmt)
+    params = {}
+    for name, value in _pairs("--set", set_):
+        try:
+            params[name] = float(value)
+        except ValueError:
+            raise UserError(f"--set {name}={value!r}: expected a number") from None
+    query = KpiQuery(
+        kpis=tuple(kpi_ids or DEFAULT_KPIS),
+        by=tuple(d.strip() for d in by.split(",") if d.strip()) if by else (),
+        grain=grain,
+        start=_parse_time("--from", from_),
+        end=_parse_time("--to", to),
+        tz=tz,
+        where=tuple(_pairs("--where", where)),
+        params=params,
+    )
+    with _open(db, must_exist=True) as wh:
+        result = run_query(wh, query)
+    print_rows(result.rows, result.columns, fmt)
+
+
+@kpis_app.command("list")
+def kpis_list(fmt: FormatOption = "table") -> None:
+    """Every KPI in the catalog."""
+    _check_format(fmt)
+    rows = [{"id": k.id, "name": k.name, "type": k.type, "unit": k.unit,
+             "direction": k.direction, "formula": k.formula} for k in builtin_catalog()]
+    print_rows(rows, ("id", "name", "type", "unit", "direction", "formula"), fmt)
+
+
+@kpis_app.command("show")
+def kpis_show(kpi_id: str, fmt: FormatOption = "table") -> None:
+    """One KPI's full definition."""
+    _check_format(fmt)
+    try:
+        kpi_def = builtin_catalog()[kpi_id]
+    except KeyError as exc:
+        raise UserError(exc.args[0]) from None
+    data = kpi_def.model_dump(mode="json", exclude_none=True)
+    if fmt == "json":
+        print_rows([data], list(data), "json")
+        return
+    print_rows([{"field": k, "value": v} for k, v in data.items()], ("field", "value"), fmt)
+
+
+# -- demo ---------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(help="Days of history to generate.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same center).")] = 7,
+    db: DbOption = Path("demo.duckdb"),
+    data_dir: Annotated[Path, typer.Option(help="Where the source files are written.")] = Path("demo-data"),
+    serve: Annotated[bool, typer.Option(help="Start the server on the demo afterwards.")] = False,
+) -> None:
+    """Generate a realistic outsourced contact center and load it through the real adapters."""
+    from callkpi.demo import build_demo
+
+    if days < 1:
+        raise UserError("--days must be at least 1")
+    if serve:
+        raise UserError("--serve needs the server, which is not part of this release yet")
+    with _open(db) as wh:
+        reports = build_demo(wh, days=days, seed=seed, data_dir=data_dir)
+        print_ingest_reports(reports, "table")
+        result = run_query(wh, KpiQuery(kpis=DEFAULT_KPIS, by=("queue",)))
+    print_rows(result.rows, result.columns, "table", title="Outcomes per queue (all days)")
+
+
+# -- entry point --------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI with DESIGN.md's exit codes (Click uses 2 for usage errors; we use 1)."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        code = 1
+    except typer.TyperException as exc:  # usage errors: Click would exit 2, DESIGN says 1
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        else:
+            err.print(f"[red]error:[/] {exc.format_message()}", highlight=False)
+        code = 1
+    except USER_ERRORS as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        code = 1
+    except Exception as exc:  # anything else is our bug
+        err.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err.print("Please report it with the command you ran.")
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)

@@ -663,10 +663,11 @@ def _load_chunk(
         batch.report.batches = 1
     except _StrictReject:
         # Strict: the batch is rolled back, but its rejects are kept for the user to see.
+        batch.cleanup()
+        batch = _Batch(wh, path, layout, options, batch.batch_id)
         with wh.transaction():
             batch.parse(chunk)
             batch.quarantine()
-        batch.report.loaded = batch.report.duplicates = 0
         batch.report.notes.append(
             f"--strict: lines {chunk.first_line}-{chunk.first_line + chunk.num_lines - 1} "
             "were not loaded because some were rejected"

@@ -1,0 +1,3 @@
+from callkpi.cli import main
+
+main()
