@@ -53,7 +53,7 @@ import duckdb
 import pyarrow as pa
 
 from callkpi import timezones
-from callkpi.ingest import files
+from callkpi.ingest import dispositions, files
 from callkpi.ingest.agent_sessions import SessionEvent, agent_session_states
 from callkpi.ingest.masking import mask_key, mask_sql
 from callkpi.ingest.options import IngestOptions
@@ -589,6 +589,7 @@ def rebuild_calls(con: duckdb.DuckDBPyConnection) -> None:
         "(SELECT callid FROM ql_touched_calls)"
     )
     con.execute(_calls_sql(_CALL_COLUMNS))
+    dispositions.apply(con, "ql_touched_calls", "callid")
     con.execute(
         f"DELETE FROM agent_states WHERE source = '{SOURCE}' "
         "AND state IN ('ringing', 'talking', 'wrapup') "

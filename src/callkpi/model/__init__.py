@@ -218,6 +218,25 @@ ABSENCES = Table(
     key=("agent", "date"),
 )
 
+DISPOSITIONS = Table(
+    "dispositions",
+    "What the agent recorded about a call in the desktop or CRM (wrap-up code, resolved, "
+    "escalated). Applied to the matching calls rows, which carry the values for KPIs.",
+    (
+        _c("call_id", "VARCHAR", "the PBX call id (Asterisk uniqueid)", nullable=False),
+        _c("agent", "VARCHAR", "the agent who recorded it; null = every visit of the call"),
+        _c("wrap_code", "VARCHAR", "the call reason or result the agent chose"),
+        _c("resolved", "BOOLEAN", "the customer's issue was solved on this call"),
+        _c("escalated", "BOOLEAN", "handed to a higher tier or a supervisor"),
+        _c("customer_id", "VARCHAR"),
+        _c("lead_id", "VARCHAR"),
+        _c("campaign", "VARCHAR"),
+        _c("recorded_at", "TIMESTAMP"),
+        *LINEAGE,
+    ),
+    key=("call_id", "agent"),
+)
+
 IVR_STEPS = Table(
     "ivr_steps",
     "The path of a call through the IVR.",
@@ -444,6 +463,7 @@ TABLES: dict[str, Table] = {
         AGENTS,
         SCHEDULES,
         ABSENCES,
+        DISPOSITIONS,
         IVR_STEPS,
         DIALS,
         LEADS,
@@ -464,6 +484,7 @@ RECORD_TABLES: tuple[str, ...] = (
     "agents",
     "schedules",
     "absences",
+    "dispositions",
     "ivr_steps",
     "dials",
     "leads",
