@@ -56,7 +56,9 @@ def _offset_s(tz: ZoneInfo, utc: dt.datetime) -> int:
     return int(off.total_seconds())
 
 
-def _transitions(tz: ZoneInfo, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, int, int]]:
+def _transitions(
+    tz: ZoneInfo, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, int, int]]:
     """(utc instant, offset before, offset after) for each transition in [start, end]."""
     found = []
     t = start
@@ -95,9 +97,7 @@ def _local_table(name: str, first_year: int, last_year: int) -> OffsetTable:
     trans = _transitions(tz, start, end)
     offsets = [_offset_s(tz, start)] + [after for _, _, after in trans]
     # A wall time takes the new offset only once it is unambiguous and exists (fold=0).
-    boundaries = tuple(
-        t + dt.timedelta(seconds=max(before, after)) for t, before, after in trans
-    )
+    boundaries = tuple(t + dt.timedelta(seconds=max(before, after)) for t, before, after in trans)
     return OffsetTable(boundaries, tuple(offsets))
 
 

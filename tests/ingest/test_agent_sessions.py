@@ -28,8 +28,11 @@ def test_union_merges_overlaps_and_touching_spans() -> None:
 
 def test_union_takes_the_reason_of_the_latest_started_active_span() -> None:
     merged = union_timeline([span(0, 30, "break"), span(10, 20, "coaching")])
-    assert shape(merged) == [(m(0), m(10), "break"), (m(10), m(20), "coaching"),
-                             (m(20), m(30), "break")]
+    assert shape(merged) == [
+        (m(0), m(10), "break"),
+        (m(10), m(20), "coaching"),
+        (m(20), m(30), "break"),
+    ]
 
 
 def test_union_keeps_open_spans_open() -> None:
@@ -39,6 +42,9 @@ def test_union_keeps_open_spans_open() -> None:
 def test_clip_to_logged_in_time() -> None:
     paused = [span(0, 30, "lunch"), span(50, None, "break")]
     logged_in = [span(10, 20), span(25, 60)]
-    assert shape(clip(paused, logged_in)) == [(m(10), m(20), "lunch"), (m(25), m(30), "lunch"),
-                                              (m(50), m(60), "break")]
+    assert shape(clip(paused, logged_in)) == [
+        (m(10), m(20), "lunch"),
+        (m(25), m(30), "lunch"),
+        (m(50), m(60), "break"),
+    ]
     assert shape(clip([span(0, None, "x")], [span(5, None)])) == [(m(5), None, "x")]

@@ -52,16 +52,21 @@ def _log(path: Path, calls: int) -> Path:
 
 def _killed_ingest(db: Path, log: Path, kill_in_batch: int, batch_bytes: int) -> int:
     env = dict(os.environ, PYTHONPATH=str(Path(queue_log.__file__).parents[2]))
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(db), str(log), str(kill_in_batch),
-                           str(batch_bytes)], env=env, capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(db), str(log), str(kill_in_batch), str(batch_bytes)],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     return proc.returncode
 
 
 def _snapshot(wh: Warehouse) -> dict[str, list[tuple[object, ...]]]:
     return {
         "calls": wh.sql("SELECT * EXCLUDE (source_ref) FROM calls ORDER BY call_id, segment"),
-        "states": wh.sql("SELECT * EXCLUDE (source_ref) FROM agent_states "
-                         "ORDER BY agent, state, start_at"),
+        "states": wh.sql(
+            "SELECT * EXCLUDE (source_ref) FROM agent_states ORDER BY agent, state, start_at"
+        ),
         "events": wh.sql("SELECT event_key FROM queue_log_events ORDER BY event_key"),
     }
 
@@ -71,8 +76,14 @@ def test_killed_in_the_first_batch_leaves_nothing(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     assert _killed_ingest(db, log, kill_in_batch=1, batch_bytes=1 << 20) == -9
     with Warehouse(db) as wh:
-        for table in ("queue_log_events", "calls", "agent_states", "ingest_files",
-                      "ingest_batches", "quarantine"):
+        for table in (
+            "queue_log_events",
+            "calls",
+            "agent_states",
+            "ingest_files",
+            "ingest_batches",
+            "quarantine",
+        ):
             assert wh.count(table) == 0, table
         report = queue_log.ingest(wh, log)
         assert (report.lines_read, report.loaded) == (123, 123)
@@ -104,7 +115,8 @@ def test_follow_loads_lines_as_they_are_written(tmp_path: Path) -> None:
     with Warehouse(tmp_path / "w.duckdb") as wh:
         stop = threading.Event()
         follower = threading.Thread(
-            target=queue_log.follow, args=(wh, log), kwargs={"poll_s": 0.05, "stop": stop})
+            target=queue_log.follow, args=(wh, log), kwargs={"poll_s": 0.05, "stop": stop}
+        )
         follower.start()
         reader = wh.con.cursor()
 
@@ -140,9 +152,25 @@ def test_cli_follow_stops_after_idle_timeout(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "callkpi", "ingest", "queue-log", str(log), "--db", str(db),
-         "--follow", "--idle-timeout", "0.5", "--format", "json"],
-        capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "callkpi",
+            "ingest",
+            "queue-log",
+            str(log),
+            "--db",
+            str(db),
+            "--follow",
+            "--idle-timeout",
+            "0.5",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert '"loaded": 9' in proc.stdout
     assert time.monotonic() - started < 30

@@ -10,15 +10,38 @@ from callkpi.kpi import Compiler, KpiQuery, QueryError, run_query
 from callkpi.kpi.definitions import parse_catalog
 from callkpi.store import Warehouse, arrow_rows
 
-OUTCOMES = ("offered", "answered", "abandoned", "timed_out", "exited_key", "blocked",
-            "overflowed", "closed")
+OUTCOMES = (
+    "offered",
+    "answered",
+    "abandoned",
+    "timed_out",
+    "exited_key",
+    "blocked",
+    "overflowed",
+    "closed",
+)
 
 
-def _call(call_id: str, entered: dt.datetime, outcome: str, queue: str = "support",
-          agent: str | None = None, direction: str = "in") -> dict[str, object]:
-    return {"call_id": call_id, "segment": 1, "direction": direction, "queue": queue,
-            "agent": agent, "entered_at": entered, "outcome": outcome, "transferred": False,
-            "source": "test", "source_ref": call_id}
+def _call(
+    call_id: str,
+    entered: dt.datetime,
+    outcome: str,
+    queue: str = "support",
+    agent: str | None = None,
+    direction: str = "in",
+) -> dict[str, object]:
+    return {
+        "call_id": call_id,
+        "segment": 1,
+        "direction": direction,
+        "queue": queue,
+        "agent": agent,
+        "entered_at": entered,
+        "outcome": outcome,
+        "transferred": False,
+        "source": "test",
+        "source_ref": call_id,
+    }
 
 
 def _load(wh: Warehouse, rows: list[dict[str, object]]) -> None:
@@ -29,20 +52,23 @@ def _load(wh: Warehouse, rows: list[dict[str, object]]) -> None:
 @pytest.fixture
 def center(wh: Warehouse) -> Warehouse:
     day = dt.datetime(2026, 10, 1)
-    _load(wh, [
-        _call("a1", day.replace(hour=9, minute=5), "answered", "support", "Agent/1"),
-        _call("a2", day.replace(hour=9, minute=20), "answered", "support", "Agent/2"),
-        _call("a3", day.replace(hour=9, minute=40), "abandoned", "support"),
-        _call("a4", day.replace(hour=10, minute=1), "timed_out", "support"),
-        _call("b1", day.replace(hour=9, minute=10), "answered", "sales", "Agent/1"),
-        _call("b2", day.replace(hour=9, minute=50), "exited_key", "sales"),
-        _call("b3", day.replace(hour=11), "blocked", "sales"),
-        _call("b4", day.replace(hour=11, minute=30), "overflowed", "sales"),
-        _call("b5", day.replace(hour=23, minute=30), "closed", "sales"),
-        _call("p1", day.replace(hour=12), "in_progress", "sales"),
-        _call("f1", day.replace(hour=12), "failed", "sales"),
-        _call("o1", day.replace(hour=12), "no_answer", "sales", "Agent/1", direction="out"),
-    ])
+    _load(
+        wh,
+        [
+            _call("a1", day.replace(hour=9, minute=5), "answered", "support", "Agent/1"),
+            _call("a2", day.replace(hour=9, minute=20), "answered", "support", "Agent/2"),
+            _call("a3", day.replace(hour=9, minute=40), "abandoned", "support"),
+            _call("a4", day.replace(hour=10, minute=1), "timed_out", "support"),
+            _call("b1", day.replace(hour=9, minute=10), "answered", "sales", "Agent/1"),
+            _call("b2", day.replace(hour=9, minute=50), "exited_key", "sales"),
+            _call("b3", day.replace(hour=11), "blocked", "sales"),
+            _call("b4", day.replace(hour=11, minute=30), "overflowed", "sales"),
+            _call("b5", day.replace(hour=23, minute=30), "closed", "sales"),
+            _call("p1", day.replace(hour=12), "in_progress", "sales"),
+            _call("f1", day.replace(hour=12), "failed", "sales"),
+            _call("o1", day.replace(hour=12), "no_answer", "sales", "Agent/1", direction="out"),
+        ],
+    )
     return wh
 
 
@@ -50,16 +76,36 @@ def test_offered_is_the_sum_of_final_outcomes(center: Warehouse) -> None:
     result = run_query(center, KpiQuery(kpis=OUTCOMES, by=("queue",)))
     assert result.columns == ("queue", *OUTCOMES)
     assert result.rows == [
-        {"queue": "sales", "offered": 6, "answered": 1, "abandoned": 0, "timed_out": 0,
-         "exited_key": 1, "blocked": 1, "overflowed": 1, "closed": 1},
-        {"queue": "support", "offered": 4, "answered": 2, "abandoned": 1, "timed_out": 1,
-         "exited_key": 0, "blocked": 0, "overflowed": 0, "closed": 0},
+        {
+            "queue": "sales",
+            "offered": 6,
+            "answered": 1,
+            "abandoned": 0,
+            "timed_out": 0,
+            "exited_key": 1,
+            "blocked": 1,
+            "overflowed": 1,
+            "closed": 1,
+        },
+        {
+            "queue": "support",
+            "offered": 4,
+            "answered": 2,
+            "abandoned": 1,
+            "timed_out": 1,
+            "exited_key": 0,
+            "blocked": 0,
+            "overflowed": 0,
+            "closed": 0,
+        },
     ]  # sales offered 6 = 1+1+1+1+1 and the failed call; in_progress and outbound left out
 
 
 def test_by_agent_and_grain_hour(center: Warehouse) -> None:
-    rows = run_query(center, KpiQuery(kpis=("answered",), by=("agent",), grain="hour",
-                                      where=(("queue", "support"),))).rows
+    rows = run_query(
+        center,
+        KpiQuery(kpis=("answered",), by=("agent",), grain="hour", where=(("queue", "support"),)),
+    ).rows
     assert rows == [
         {"agent": "Agent/1", "period_start": "2026-10-01T09:00:00+00:00", "answered": 1},
         {"agent": "Agent/2", "period_start": "2026-10-01T09:00:00+00:00", "answered": 1},
@@ -72,31 +118,45 @@ def test_15_and_30_minute_buckets(center: Warehouse) -> None:
     q = KpiQuery(kpis=("offered",), where=(("queue", "support"),))
     fifteen = run_query(center, KpiQuery(**{**q.__dict__, "grain": "15min"})).rows
     assert [(r["period_start"][11:16], r["offered"]) for r in fifteen] == [
-        ("09:00", 1), ("09:15", 1), ("09:30", 1), ("10:00", 1)]
+        ("09:00", 1),
+        ("09:15", 1),
+        ("09:30", 1),
+        ("10:00", 1),
+    ]
     thirty = run_query(center, KpiQuery(**{**q.__dict__, "grain": "30min"})).rows
     assert [(r["period_start"][11:16], r["offered"]) for r in thirty] == [
-        ("09:00", 2), ("09:30", 1), ("10:00", 1)]
+        ("09:00", 2),
+        ("09:30", 1),
+        ("10:00", 1),
+    ]
 
 
 def test_days_are_local_days(center: Warehouse) -> None:
     # 23:30 UTC on Oct 1st is 02:30 on Oct 2nd in Moscow (UTC+3).
     rows = run_query(center, KpiQuery(kpis=("offered",), grain="day", tz="Europe/Moscow")).rows
-    assert rows == [{"period_start": "2026-10-01T00:00:00+03:00", "offered": 9},
-                    {"period_start": "2026-10-02T00:00:00+03:00", "offered": 1}]
+    assert rows == [
+        {"period_start": "2026-10-01T00:00:00+03:00", "offered": 9},
+        {"period_start": "2026-10-02T00:00:00+03:00", "offered": 1},
+    ]
 
 
 def test_from_and_to_are_read_in_the_time_zone(center: Warehouse) -> None:
     # 12:00-13:00 Moscow = 09:00-10:00 UTC: a1, a2, a3, b1, b2.
-    q = KpiQuery(kpis=("offered",), tz="Europe/Moscow", start=dt.datetime(2026, 10, 1, 12),
-                 end=dt.datetime(2026, 10, 1, 13))
+    q = KpiQuery(
+        kpis=("offered",),
+        tz="Europe/Moscow",
+        start=dt.datetime(2026, 10, 1, 12),
+        end=dt.datetime(2026, 10, 1, 13),
+    )
     assert run_query(center, q).rows == [{"offered": 5}]
     aware = KpiQuery(kpis=("offered",), start=dt.datetime(2026, 10, 1, 9, 30, tzinfo=dt.UTC))
     assert run_query(center, aware).rows == [{"offered": 7}]
 
 
 def test_hour_of_day_and_weekday(center: Warehouse) -> None:
-    rows = run_query(center, KpiQuery(kpis=("offered",), by=("weekday", "hour_of_day"),
-                                      tz="Europe/Moscow")).rows
+    rows = run_query(
+        center, KpiQuery(kpis=("offered",), by=("weekday", "hour_of_day"), tz="Europe/Moscow")
+    ).rows
     # 2026-10-01 is a Thursday (4); 23:30 UTC is Friday 02:30 in Moscow.
     assert rows == [
         {"weekday": 4, "hour_of_day": 12, "offered": 5},
@@ -109,31 +169,65 @@ def test_hour_of_day_and_weekday(center: Warehouse) -> None:
 
 def test_the_repeated_dst_hour_stays_two_buckets(wh: Warehouse) -> None:
     # Berlin: 2026-10-25 01:30 UTC is 02:30 CET... and 00:30 UTC is 02:30 CEST.
-    _load(wh, [_call("x1", dt.datetime(2026, 10, 25, 0, 30), "answered"),
-               _call("x2", dt.datetime(2026, 10, 25, 1, 30), "answered"),
-               _call("x3", dt.datetime(2026, 10, 25, 1, 45), "abandoned")])
+    _load(
+        wh,
+        [
+            _call("x1", dt.datetime(2026, 10, 25, 0, 30), "answered"),
+            _call("x2", dt.datetime(2026, 10, 25, 1, 30), "answered"),
+            _call("x3", dt.datetime(2026, 10, 25, 1, 45), "abandoned"),
+        ],
+    )
     rows = run_query(wh, KpiQuery(kpis=("offered",), grain="hour", tz="Europe/Berlin")).rows
-    assert rows == [{"period_start": "2026-10-25T02:00:00+02:00", "offered": 1},
-                    {"period_start": "2026-10-25T02:00:00+01:00", "offered": 2}]
+    assert rows == [
+        {"period_start": "2026-10-25T02:00:00+02:00", "offered": 1},
+        {"period_start": "2026-10-25T02:00:00+01:00", "offered": 2},
+    ]
     days = run_query(wh, KpiQuery(kpis=("offered",), grain="day", tz="Europe/Berlin")).rows
     assert days == [{"period_start": "2026-10-25T00:00:00+02:00", "offered": 3}]
 
 
 def test_week_month_quarter_year(center: Warehouse) -> None:
-    for grain, start in [("week", "2026-09-28T00:00:00+00:00"), ("month", "2026-10-01T00:00:00+00:00"),
-                         ("quarter", "2026-10-01T00:00:00+00:00"), ("year", "2026-01-01T00:00:00+00:00")]:
+    for grain, start in [
+        ("week", "2026-09-28T00:00:00+00:00"),
+        ("month", "2026-10-01T00:00:00+00:00"),
+        ("quarter", "2026-10-01T00:00:00+00:00"),
+        ("year", "2026-01-01T00:00:00+00:00"),
+    ]:
         assert run_query(center, KpiQuery(kpis=("offered",), grain=grain)).rows == [
-            {"period_start": start, "offered": 10}], grain
+            {"period_start": start, "offered": 10}
+        ], grain
 
 
 def test_ratio_divides_sums_and_gives_null_on_zero(wh: Warehouse) -> None:
-    catalog = parse_catalog([{"kpis": [{
-        "id": "answer_share", "type": "ratio", "numerator": "answered", "denominator": "offered",
-        "name": "n", "definition": "d", "formula": "answered / offered", "unit": "ratio",
-        "direction": "higher_is_better"}]}])
+    catalog = parse_catalog(
+        [
+            {
+                "kpis": [
+                    {
+                        "id": "answer_share",
+                        "type": "ratio",
+                        "numerator": "answered",
+                        "denominator": "offered",
+                        "name": "n",
+                        "definition": "d",
+                        "formula": "answered / offered",
+                        "unit": "ratio",
+                        "direction": "higher_is_better",
+                    }
+                ]
+            }
+        ]
+    )
     day = dt.datetime(2026, 10, 1, 9)
-    _load(wh, [_call("1", day, "answered", "q1"), _call("2", day, "abandoned", "q1"),
-               _call("3", day, "answered", "q1"), _call("4", day, "in_progress", "q2")])
+    _load(
+        wh,
+        [
+            _call("1", day, "answered", "q1"),
+            _call("2", day, "abandoned", "q1"),
+            _call("3", day, "answered", "q1"),
+            _call("4", day, "in_progress", "q2"),
+        ],
+    )
     rows = Compiler(wh, catalog=catalog).run(KpiQuery(kpis=("answer_share",), by=("queue",))).rows
     assert rows == [{"queue": "q1", "answer_share": 2 / 3}, {"queue": "q2", "answer_share": None}]
 
@@ -144,8 +238,10 @@ def test_ratio_divides_sums_and_gives_null_on_zero(wh: Warehouse) -> None:
         (KpiQuery(kpis=("nope",)), "unknown KPI 'nope'"),
         (KpiQuery(kpis=("offered",), by=("colour",)), "dimension 'colour' is not available"),
         (KpiQuery(kpis=("offered",), grain="fortnight"), "unknown grain 'fortnight'"),
-        (KpiQuery(kpis=("offered",), params={"answer_threshold_s": 20}),
-         "unknown parameter 'answer_threshold_s'"),
+        (
+            KpiQuery(kpis=("offered",), params={"answer_threshold_s": 20}),
+            "unknown parameter 'answer_threshold_s'",
+        ),
         (KpiQuery(kpis=()), "no KPI asked for"),
     ],
 )

@@ -24,32 +24,50 @@ def test_schema_is_created_once_with_its_version(tmp_path: Path) -> None:
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     with Warehouse(path) as wh:
-        wh.sql("UPDATE callkpi_meta SET value = ? WHERE key = 'schema_version'",
-               [str(SCHEMA_VERSION + 1)])
+        wh.sql(
+            "UPDATE callkpi_meta SET value = ? WHERE key = 'schema_version'",
+            [str(SCHEMA_VERSION + 1)],
+        )
     with pytest.raises(WarehouseError, match="newer than this callkpi understands"):
         Warehouse(path)
 
 
 def _deal(deal_id: str, status: str, amount: float) -> dict[str, object]:
-    return {"deal_id": deal_id, "opened_at": dt.datetime(2026, 10, 1), "status": status,
-            "amount": amount, "source": "test", "source_ref": f"f:{deal_id}"}
+    return {
+        "deal_id": deal_id,
+        "opened_at": dt.datetime(2026, 10, 1),
+        "status": status,
+        "amount": amount,
+        "source": "test",
+        "source_ref": f"f:{deal_id}",
+    }
 
 
 def test_load_skips_duplicates_and_updates_changed_rows(wh: Warehouse) -> None:
     with wh.transaction():
-        first = wh.load("deals", arrow_rows("deals", [_deal("d1", "open", 100.0),
-                                                      _deal("d2", "open", 50.0)]))
+        first = wh.load(
+            "deals", arrow_rows("deals", [_deal("d1", "open", 100.0), _deal("d2", "open", 50.0)])
+        )
     assert (first.loaded, first.updated, first.duplicates) == (2, 0, 0)
     with wh.transaction():
-        second = wh.load("deals", arrow_rows("deals", [
-            _deal("d1", "open", 100.0),   # identical: a duplicate
-            _deal("d2", "won", 55.0),     # same key, new content: an update
-            _deal("d3", "lost", 0.0),     # new
-            _deal("d3", "won", 10.0),     # same key twice in one batch: the last one wins
-        ]))
+        second = wh.load(
+            "deals",
+            arrow_rows(
+                "deals",
+                [
+                    _deal("d1", "open", 100.0),  # identical: a duplicate
+                    _deal("d2", "won", 55.0),  # same key, new content: an update
+                    _deal("d3", "lost", 0.0),  # new
+                    _deal("d3", "won", 10.0),  # same key twice in one batch: the last one wins
+                ],
+            ),
+        )
     assert (second.loaded, second.updated, second.duplicates) == (1, 1, 2)
     assert wh.sql("SELECT deal_id, status, amount FROM deals ORDER BY deal_id") == [
-        ("d1", "open", 100.0), ("d2", "won", 55.0), ("d3", "won", 10.0)]
+        ("d1", "open", 100.0),
+        ("d2", "won", 55.0),
+        ("d3", "won", 10.0),
+    ]
 
 
 def test_a_failed_transaction_leaves_nothing(wh: Warehouse) -> None:

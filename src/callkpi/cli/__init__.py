@@ -32,19 +32,35 @@ app = typer.Typer(
 kpis_app = typer.Typer(help="The KPI catalog.", no_args_is_help=True)
 app.add_typer(kpis_app, name="kpis")
 
+
 class UserError(Exception):
     """Bad input or usage: printed without a traceback, exit status 1."""
 
 
-USER_ERRORS = (UserError, IngestError, QueryError, WarehouseError, TimeZoneError, ValidationError,
-               FileNotFoundError)
+USER_ERRORS = (
+    UserError,
+    IngestError,
+    QueryError,
+    WarehouseError,
+    TimeZoneError,
+    ValidationError,
+    FileNotFoundError,
+)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file.")]
 TzOption = Annotated[str, typer.Option("--tz", help="IANA time zone (e.g. Europe/Moscow).")]
 FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
 
-DEFAULT_KPIS = ("offered", "answered", "abandoned", "timed_out", "exited_key", "blocked",
-                "overflowed", "closed")
+DEFAULT_KPIS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "timed_out",
+    "exited_key",
+    "blocked",
+    "overflowed",
+    "closed",
+)
 
 
 def _check_format(fmt: str) -> str:
@@ -55,7 +71,9 @@ def _check_format(fmt: str) -> str:
 
 def _open(db: Path, *, must_exist: bool = False) -> Warehouse:
     if must_exist and str(db) != ":memory:" and not db.exists():
-        raise UserError(f"no warehouse at {db}: load data first (callkpi ingest ... or callkpi demo)")
+        raise UserError(
+            f"no warehouse at {db}: load data first (callkpi ingest ... or callkpi demo)"
+        )
     return Warehouse(db)
 
 
@@ -65,8 +83,9 @@ def _parse_time(option: str, value: str | None) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(value)
     except ValueError:
-        raise UserError(f"{option} {value!r}: expected an ISO time like 2026-10-01 or "
-                        "2026-10-01T08:00") from None
+        raise UserError(
+            f"{option} {value!r}: expected an ISO time like 2026-10-01 or 2026-10-01T08:00"
+        ) from None
 
 
 def _pairs(option: str, values: list[str] | None) -> list[tuple[str, str]]:
@@ -84,19 +103,30 @@ def _pairs(option: str, values: list[str] | None) -> list[tuple[str, str]]:
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="queue-log, cdr, mapped, or a canonical table "
-                                               "(calls, agents, schedules, absences, ivr-steps, "
-                                               "dials, leads, deals, customers, surveys, costs).")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="queue-log, cdr, mapped, or a canonical table "
+            "(calls, agents, schedules, absences, ivr-steps, "
+            "dials, leads, deals, customers, surveys, costs)."
+        ),
+    ],
     paths: Annotated[list[Path], typer.Argument(help="Files to load.")],
     db: DbOption = DEFAULT_DB,
     tenant: Annotated[str | None, typer.Option(help="The client these records belong to.")] = None,
     tz: TzOption = "UTC",
     mapping: Annotated[Path | None, typer.Option(help="Mapping profile (ingest mapped).")] = None,
     follow: Annotated[bool, typer.Option(help="Keep reading a queue_log as it grows.")] = False,
-    idle_timeout: Annotated[float | None, typer.Option(
-        help="With --follow: stop after this many seconds without a new line.")] = None,
-    strict: Annotated[bool, typer.Option(help="Load nothing from a batch with a rejected row; exit 1.")] = False,
-    mask_callers: Annotated[bool, typer.Option(help="Store caller numbers as keyed hashes.")] = False,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(help="With --follow: stop after this many seconds without a new line."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Load nothing from a batch with a rejected row; exit 1.")
+    ] = False,
+    mask_callers: Annotated[
+        bool, typer.Option(help="Store caller numbers as keyed hashes.")
+    ] = False,
     fmt: FormatOption = "table",
 ) -> None:
     """Load source files into the warehouse (rejected rows go to quarantine)."""
@@ -107,8 +137,9 @@ def ingest(
         raise UserError("ingest mapped needs --mapping PROFILE.yaml (or a shipped profile name)")
     if follow and (source != "queue-log" or len(paths) != 1):
         raise UserError("--follow works with one queue-log file")
-    options = IngestOptions(tz=tz, tenant=tenant, mask_callers=mask_callers, strict=strict,
-                            mapping=mapping)
+    options = IngestOptions(
+        tz=tz, tenant=tenant, mask_callers=mask_callers, strict=strict, mapping=mapping
+    )
     with _open(db) as wh:
         if follow:
             reports = [_follow(wh, paths[0], options, idle_timeout)]
@@ -130,18 +161,26 @@ def _ingest_one(wh: Warehouse, source: str, path: Path, options: IngestOptions) 
             return exc.report
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(path.name, total=path.stat().st_size)
         try:
-            return queue_log.ingest(wh, path, options,
-                                    progress=lambda done, total: bar.update(task, completed=done))
+            return queue_log.ingest(
+                wh, path, options, progress=lambda done, total: bar.update(task, completed=done)
+            )
         except queue_log.StrictRejected as exc:
             return exc.report
 
 
-def _follow(wh: Warehouse, path: Path, options: IngestOptions,
-            idle_timeout: float | None) -> IngestReport:
+def _follow(
+    wh: Warehouse, path: Path, options: IngestOptions, idle_timeout: float | None
+) -> IngestReport:
     from callkpi.ingest import queue_log
 
     err.print(f"following {path} (Ctrl-C to stop)")
@@ -161,16 +200,27 @@ def _follow(wh: Warehouse, path: Path, options: IngestOptions,
 
 @app.command()
 def kpi(
-    kpi_ids: Annotated[list[str] | None, typer.Argument(metavar="[KPI_ID]...",
-                                                        help="KPIs to compute.")] = None,
+    kpi_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="[KPI_ID]...", help="KPIs to compute.")
+    ] = None,
     db: DbOption = DEFAULT_DB,
-    by: Annotated[str | None, typer.Option(help="Dimensions, comma-separated (e.g. queue,agent).")] = None,
-    grain: Annotated[str, typer.Option(help="15min, 30min, hour, day, week, month, quarter, year, all.")] = "all",
-    from_: Annotated[str | None, typer.Option("--from", help="Start (inclusive), ISO, read in --tz.")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO, read in --tz.")] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Dimensions, comma-separated (e.g. queue,agent).")
+    ] = None,
+    grain: Annotated[
+        str, typer.Option(help="15min, 30min, hour, day, week, month, quarter, year, all.")
+    ] = "all",
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Start (inclusive), ISO, read in --tz.")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="End (exclusive), ISO, read in --tz.")
+    ] = None,
     tz: TzOption = "UTC",
     where: Annotated[list[str] | None, typer.Option(help="DIM=VALUE filter; repeatable.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="PARAM=VALUE; repeatable.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="PARAM=VALUE; repeatable.")
+    ] = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Compute KPIs at any cut and grain."""
@@ -200,8 +250,17 @@ def kpi(
 def kpis_list(fmt: FormatOption = "table") -> None:
     """Every KPI in the catalog."""
     _check_format(fmt)
-    rows = [{"id": k.id, "name": k.name, "type": k.type, "unit": k.unit,
-             "direction": k.direction, "formula": k.formula} for k in builtin_catalog()]
+    rows = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "type": k.type,
+            "unit": k.unit,
+            "direction": k.direction,
+            "formula": k.formula,
+        }
+        for k in builtin_catalog()
+    ]
     print_rows(rows, ("id", "name", "type", "unit", "direction", "formula"), fmt)
 
 
@@ -228,7 +287,9 @@ def demo(
     days: Annotated[int, typer.Option(help="Days of history to generate.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same center).")] = 7,
     db: DbOption = Path("demo.duckdb"),
-    data_dir: Annotated[Path, typer.Option(help="Where the source files are written.")] = Path("demo-data"),
+    data_dir: Annotated[Path, typer.Option(help="Where the source files are written.")] = Path(
+        "demo-data"
+    ),
     serve: Annotated[bool, typer.Option(help="Start the server on the demo afterwards.")] = False,
 ) -> None:
     """Generate a realistic outsourced contact center and load it through the real adapters."""

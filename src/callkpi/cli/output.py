@@ -31,17 +31,25 @@ def _show(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:,.4f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:,.0f}"
+        return (
+            f"{value:,.4f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:,.0f}"
+        )
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
 
 
-def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,
-               title: str | None = None) -> None:
+def print_rows(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, title: str | None = None
+) -> None:
     if fmt == "json":
-        sys.stdout.write(json.dumps([{c: _clean(r.get(c)) for c in columns} for r in rows],
-                                    ensure_ascii=False, default=str))
+        sys.stdout.write(
+            json.dumps(
+                [{c: _clean(r.get(c)) for c in columns} for r in rows],
+                ensure_ascii=False,
+                default=str,
+            )
+        )
         sys.stdout.write("\n")
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -66,8 +74,20 @@ def print_ingest_reports(reports: Sequence[IngestReport], fmt: str) -> None:
     for name in ("file", "read", "loaded", "updated", "duplicates", "skipped", "rejected"):
         table.add_column(name, justify="left" if name == "file" else "right")
     for r in reports:
-        table.add_row(r.path, *(f"{n:,}" for n in (r.lines_read, r.loaded, r.updated,
-                                                   r.duplicates, r.skipped, r.rejected_total)))
+        table.add_row(
+            r.path,
+            *(
+                f"{n:,}"
+                for n in (
+                    r.lines_read,
+                    r.loaded,
+                    r.updated,
+                    r.duplicates,
+                    r.skipped,
+                    r.rejected_total,
+                )
+            ),
+        )
     out.print(table)
     for r in reports:
         for reason, n in sorted(r.rejected.items()):

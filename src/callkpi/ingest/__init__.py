@@ -40,9 +40,7 @@ def ingest(wh: Warehouse, source: str, path: str | Path, options: IngestOptions)
     sources = _sources()
     adapter = sources.get(source) or sources.get(source.replace("_", "-"))
     if adapter is None:
-        raise IngestError(
-            f"unknown source {source!r}; expected one of: {', '.join(sources)}"
-        )
+        raise IngestError(f"unknown source {source!r}; expected one of: {', '.join(sources)}")
     return adapter(wh, path, options)
 
 

@@ -114,6 +114,7 @@ class _Sweep:
             if self.login is None:
                 self.login = (e.time, e.ref)
         elif e.event in LOGOFF_EVENTS:
+            start: dt.datetime | None
             if self.login is not None:
                 start, ref = self.login
             else:
@@ -227,17 +228,30 @@ def agent_session_states(agent: str, events: Sequence[SessionEvent]) -> list[Sta
     def emit(state: AgentState, spans: Sequence[_Span], queue: str | None = None) -> None:
         for s in spans:
             rows.append(
-                StateInterval(agent, s.queue if queue is None else queue, state, s.reason,
-                              s.start, s.end, s.ref)
+                StateInterval(
+                    agent,
+                    s.queue if queue is None else queue,
+                    state,
+                    s.reason,
+                    s.start,
+                    s.end,
+                    s.ref,
+                )
             )
 
     emit(AgentState.LOGGED_IN, sorted(sweep.memberships, key=lambda s: (s.queue or "", s.start)))
-    emit(AgentState.PAUSED, sorted((p for p in sweep.pauses if p.queue), key=lambda s: (s.queue or "", s.start)))
+    emit(
+        AgentState.PAUSED,
+        sorted((p for p in sweep.pauses if p.queue), key=lambda s: (s.queue or "", s.start)),
+    )
 
     presence = [_Span(s.start, s.end, None, s.ref) for s in sweep.logins + sweep.memberships]
     logged_in = union_timeline(sorted(presence, key=lambda s: s.start))
-    paused = union_timeline(sorted((_Span(p.start, p.end, p.reason, p.ref) for p in sweep.pauses),
-                                   key=lambda s: s.start))
+    paused = union_timeline(
+        sorted(
+            (_Span(p.start, p.end, p.reason, p.ref) for p in sweep.pauses), key=lambda s: s.start
+        )
+    )
     if logged_in:
         paused = clip(paused, logged_in)
     for s in logged_in:

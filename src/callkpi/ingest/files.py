@@ -49,6 +49,8 @@ class LineChunk:
     """Line numbers that were not valid UTF-8 (their bad bytes are replaced)."""
     unterminated: bool = False
     """The last line has no newline yet; it is not counted in the resume point."""
+    has_cr: bool = False
+    """Some line ends in CRLF (every line ends in LF in ``lines``)."""
 
     @property
     def num_lines(self) -> int:
@@ -99,9 +101,7 @@ def resume_point(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> Fil
     return state
 
 
-def save_state(
-    con: duckdb.DuckDBPyConnection, source: str, path: Path, state: FileState
-) -> None:
+def save_state(con: duckdb.DuckDBPyConnection, source: str, path: Path, state: FileState) -> None:
     con.execute("DELETE FROM ingest_files WHERE source = ? AND path = ?", [source, str(path)])
     con.execute(
         "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?)",
@@ -111,8 +111,11 @@ def save_state(
 
 def split_lines(data: bytes, first_line: int) -> tuple[pa.Table, tuple[int, ...]]:
     """Split ``data`` (complete lines, the last one possibly without a newline) into a
-    table of ``line_no`` and ``line``. Invalid UTF-8 is replaced by U+FFFD and reported."""
+    table of ``line_no`` and ``line``; every line keeps (or gets) its final newline.
+    Invalid UTF-8 is replaced by U+FFFD and reported."""
     bad: tuple[int, ...] = ()
+    if data and not data.endswith(b"\n"):
+        data += b"\n"
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -120,14 +123,13 @@ def split_lines(data: bytes, first_line: int) -> tuple[pa.Table, tuple[int, ...]
     buf = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buf == 10)
     ends = newlines + 1
-    if len(data) and (len(ends) == 0 or ends[-1] != len(data)):
-        ends = np.append(ends, len(data))
     offsets = np.concatenate(([0], ends)).astype(np.int64)
     n = len(offsets) - 1
-    lines = pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)
+    lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+    # from_buffers, not pa.array: no copy, and no pandas import on the first call.
+    numbers = pa.Int64Array.from_buffers(
+        pa.int64(), n, [None, pa.py_buffer(np.arange(first_line, first_line + n, dtype=np.int64))]
     )
-    numbers = pa.array(np.arange(first_line, first_line + n, dtype=np.int64))
     return pa.table({"line_no": numbers, "line": lines}), bad
 
 
@@ -171,11 +173,19 @@ def read_chunks(
             complete, carry = data[:cut], data[cut:]
             if at_eof and carry and include_unterminated:
                 lines, bad = split_lines(complete + carry, line_no)
-                yield LineChunk(lines, line_no, offset, offset + cut, bad, unterminated=True)
+                yield LineChunk(
+                    lines,
+                    line_no,
+                    offset,
+                    offset + cut,
+                    bad,
+                    unterminated=True,
+                    has_cr=b"\r" in complete or b"\r" in carry,
+                )
                 return
             if complete:
                 lines, bad = split_lines(complete, line_no)
-                yield LineChunk(lines, line_no, offset, offset + cut, bad)
+                yield LineChunk(lines, line_no, offset, offset + cut, bad, has_cr=b"\r" in complete)
                 offset += cut
                 line_no += lines.num_rows
             if at_eof:

@@ -18,14 +18,16 @@ def add(
     if not rejects:
         return
     now = utc_now()
-    rows = pa.table({
-        "source": [source] * len(rejects),
-        "source_ref": [r.source_ref for r in rejects],
-        "raw": [r.raw for r in rejects],
-        "reason": [r.reason for r in rejects],
-        "batch_id": pa.array([batch_id] * len(rejects), pa.int64()),
-        "ingested_at": pa.array([now] * len(rejects), pa.timestamp("us")),
-    })
+    rows = pa.table(
+        {
+            "source": [source] * len(rejects),
+            "source_ref": [r.source_ref for r in rejects],
+            "raw": [r.raw for r in rejects],
+            "reason": [r.reason for r in rejects],
+            "batch_id": pa.array([batch_id] * len(rejects), pa.int64()),
+            "ingested_at": pa.array([now] * len(rejects), pa.timestamp("us")),
+        }
+    )
     con.register("_quarantine_new", rows)
     try:
         con.execute(

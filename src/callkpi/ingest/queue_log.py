@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import time as time_mod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -60,10 +61,11 @@ from callkpi.ingest.options import IngestOptions
 from callkpi.ingest.queue_log_events import (
     ATTENDED_FORMS,
     EVENTS,
+    MAX_CHECKED_FIELD,
     Role,
     events_with,
     field_index,
-    spec_rows,
+    forms,
 )
 from callkpi.ingest.report import IngestError, IngestReport
 from callkpi.store import LoadCounts, Warehouse, fetch_one, fetch_scalar, utc_now
@@ -75,9 +77,15 @@ Progress = Callable[[int, int], None]
 _COLUMN_NAMES = ("time", "callid", "queuename", "agent", "event")
 _FINALS = events_with(Role.END_ANSWERED, Role.END_UNANSWERED, Role.STANDALONE)
 _VISIT_EVENTS = events_with(
-    Role.OPEN, Role.STANDALONE, Role.ANSWER, Role.END_ANSWERED, Role.END_UNANSWERED,
-    Role.MID, Role.TRAILING,
+    Role.OPEN,
+    Role.STANDALONE,
+    Role.ANSWER,
+    Role.END_ANSWERED,
+    Role.END_UNANSWERED,
+    Role.MID,
+    Role.TRAILING,
 )
+_CALL_VISIT_EVENTS = tuple(e for e in _VISIT_EVENTS if EVENTS[e].role is not Role.MID)
 _SESSION_EVENTS = events_with(Role.SESSION)
 
 
@@ -93,6 +101,8 @@ class Layout:
     """Positions of data1..data5 (or the single ``data`` column) when a header names them."""
     data_to_end: bool = True
     """Data fields run from the 6th field to the end of the line."""
+    trim: bool = False
+    """Strip spaces around fields (exports may pad them; Asterisk's own file never does)."""
 
 
 # -- layout -------------------------------------------------------------------------------
@@ -113,7 +123,8 @@ def detect_layout(path: Path) -> Layout:
         delimiter = "|" if "|" in line else "\t" if "\t" in line else "," if "," in line else "|"
         names = [n.strip().strip('"').lower() for n in _split_one(line, delimiter)]
         if "event" not in names or "time" not in names:
-            return Layout(delimiter=delimiter)
+            first = names[0] if names else ""
+            return Layout(delimiter=delimiter, trim=not first.isdigit())
         aliases = {"queue": "queuename", "queue_name": "queuename", "uniqueid": "callid"}
         names = [aliases.get(n, n) for n in names]
         missing = [c for c in _COLUMN_NAMES if c not in names]
@@ -128,13 +139,14 @@ def detect_layout(path: Path) -> Layout:
         else:
             data = tuple(names.index(f"data{i}") + 1 for i in range(1, 6) if f"data{i}" in names)
         last = data[-1] if data else 0
-        contiguous = all(b == a + 1 for a, b in zip(data, data[1:], strict=False))
+        contiguous = all(b == a + 1 for a, b in itertools.pairwise(data))
         return Layout(
             delimiter=delimiter,
             header_line=number,
             columns=columns,  # type: ignore[arg-type]
             data=data,
             data_to_end=bool(data) and contiguous and last == len(names),
+            trim=True,
         )
     return Layout()
 
@@ -190,37 +202,90 @@ def _outcome_case(event_col: str) -> str:
 
 
 _QUOTE = "'\"' || {} || '\"'"
+_OFFSET_RE = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
 
 
-def _problem_sql(bad_utf8: tuple[int, ...]) -> str:
-    """The first thing wrong with a parsed line, as ``code: detail``, or NULL."""
+def _sql_list(values: Iterable[object]) -> str:
+    def lit(v: object) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, tuple):
+            return _sql_list(v)
+        return "'" + str(v).replace("'", "''") + "'"
+
+    return "[" + ", ".join(lit(v) for v in values) + "]"
+
+
+def _first_bit(mask: str) -> str:
+    """The 1-based position of the lowest set bit of ``mask`` (a data field number)."""
+    whens = " ".join(
+        f"WHEN ({mask} & {1 << i}) <> 0 THEN {i + 1}" for i in range(MAX_CHECKED_FIELD)
+    )
+    return f"(CASE {whens} END)"
+
+
+def _validation_sql(bad_utf8: tuple[int, ...]) -> tuple[str, str, str]:
+    """Two SELECT-list fragments: the event form's lookups (``f_*`` columns) given
+    ``event`` and ``data``; and the first problem of the line as ``code: detail``."""
+    specs = forms()
+    keys = _sql_list(s.key for s in specs)
+    lookups = f"""
+        nullif(list_position({keys}, CASE WHEN event = 'ATTENDEDTRANSFER'
+            THEN event || ':' || coalesce(data[1], '') ELSE event END), 0) AS f_code"""
+    per_form: dict[str, list[object]] = {
+        "f_role": [s.role.value for s in specs],
+        "f_needs_call": [s.needs_call for s in specs],
+        "f_needs_agent": [s.needs_agent for s in specs],
+        "f_required": [s.required_mask for s in specs],
+        "f_integer": [s.integer_mask for s in specs],
+    }
+    columns = ", ".join(
+        f"{_sql_list(values)}[f_code] AS {name}" for name, values in per_form.items()
+    )
+    missing = " | ".join(
+        f"CASE WHEN (f_required & {1 << i}) <> 0 AND coalesce(data[{i + 1}], '') = '' "
+        f"THEN {1 << i} ELSE 0 END"
+        for i in range(MAX_CHECKED_FIELD)
+    )
+    not_int = " | ".join(
+        f"CASE WHEN (f_integer & {1 << i}) <> 0 AND coalesce(data[{i + 1}], '') <> '' "
+        f"AND TRY_CAST(data[{i + 1}] AS BIGINT) IS NULL THEN {1 << i} ELSE 0 END"
+        for i in range(MAX_CHECKED_FIELD)
+    )
+    names = _sql_list(s.names for s in specs)
     utf8 = (
-        f"WHEN r.line_no IN ({', '.join(map(str, bad_utf8))}) THEN "
+        f"WHEN line_no IN ({', '.join(map(str, bad_utf8))}) THEN "
         "'invalid utf-8: the line has bytes that are not UTF-8'"
         if bad_utf8
         else ""
     )
-    forms = ", ".join(ATTENDED_FORMS)
-    return f"""CASE
+    quote = _QUOTE.format
+    missing_at, bad_at = _first_bit("missing_bits"), _first_bit("not_int_bits")
+    problem = f"""CASE
         {utf8}
-        WHEN r.n_fields < 5 THEN 'too few fields: expected at least 5 (time, callid, queuename, '
-            || 'agent, event), found ' || r.n_fields
-        WHEN r.time_utc IS NULL THEN 'bad time: time = ' || {_QUOTE.format("coalesce(r.time_text, '')")}
+        WHEN n_fields < 5 THEN 'too few fields: expected at least 5 (time, callid, queuename, '
+            || 'agent, event), found ' || n_fields
+        WHEN time_utc IS NULL THEN 'bad time: time = ' || {quote("coalesce(time_text, '')")}
             || ' is neither a Unix epoch nor a date-time'
-        WHEN r.spec_event IS NULL AND r.event = 'ATTENDEDTRANSFER' THEN 'bad field: ATTENDEDTRANSFER data1 '
-            || '(form) = ' || {_QUOTE.format("coalesce(r.data[1], '')")} || ', expected one of {forms}'
-        WHEN r.spec_event IS NULL THEN 'unknown event: ' || {_QUOTE.format("r.event")}
+        WHEN f_code IS NULL AND event = 'ATTENDEDTRANSFER' THEN 'bad field: ATTENDEDTRANSFER '
+            || 'data1 (form) = ' || {quote("coalesce(data[1], '')")} || ', expected one of '
+            || '{", ".join(ATTENDED_FORMS)}'
+        WHEN f_code IS NULL THEN 'unknown event: ' || {quote("event")}
             || ' is not a queue_log event callkpi knows'
-        WHEN r.needs_call AND coalesce(r.callid, '') IN ('', 'NONE') THEN 'no call id: '
-            || r.event || ' needs the caller''s uniqueid in the callid field'
-        WHEN r.needs_agent AND coalesce(r.agent, '') IN ('', 'NONE') THEN 'no agent: '
-            || r.event || ' needs the agent field'
-        WHEN len(r.missing) > 0 THEN 'bad field: ' || r.event || ' data' || r.missing[1]
-            || ' (' || r.req_names[list_position(r.req_idx, r.missing[1])] || ') is missing'
-        WHEN len(r.not_int) > 0 THEN 'bad field: ' || r.event || ' data' || r.not_int[1]
-            || ' (' || r.int_names[list_position(r.int_idx, r.not_int[1])] || ') = '
-            || {_QUOTE.format("r.data[r.not_int[1]]")} || ', expected a whole number'
+        WHEN f_needs_call AND coalesce(callid, '') IN ('', 'NONE') THEN 'no call id: '
+            || event || ' needs the caller''s uniqueid in the callid field'
+        WHEN f_needs_agent AND coalesce(agent, '') IN ('', 'NONE') THEN 'no agent: '
+            || event || ' needs the agent field'
+        WHEN missing_bits <> 0 THEN 'bad field: ' || event || ' data' || {missing_at}
+            || ' (' || {names}[f_code][{missing_at}] || ') is missing'
+        WHEN not_int_bits <> 0 THEN 'bad field: ' || event || ' data' || {bad_at}
+            || ' (' || {names}[f_code][{bad_at}] || ') = ' || {quote(f"data[{bad_at}]")}
+            || ', expected a whole number'
     END"""
+    checks = f"({missing}) AS missing_bits, ({not_int}) AS not_int_bits"
+    return f"{lookups}", f"{columns}, {checks}", problem
 
 
 # -- one batch ----------------------------------------------------------------------------
@@ -243,35 +308,36 @@ class _Batch:
         return self.wh.con
 
     def parse(self, chunk: files.LineChunk) -> None:
-        """Lines -> ``ql_rows``: typed fields, the event's spec, and what is wrong."""
+        """Lines -> ``ql_rows``: typed fields, the event's role, and what is wrong (in one
+        pass over the lines; the raw text is kept only for rejected lines)."""
         con, layout = self.con, self.layout
-        con.register("ql_lines", chunk.lines)
         header = layout.header_line or 0
-        split = f"string_split(raw, '{layout.delimiter}')"
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ql_split AS
-            SELECT line_no, raw, {split} AS fields
-            FROM (SELECT line_no, rtrim(line, chr(13) || chr(10)) AS raw FROM ql_lines)
-            WHERE line_no <> {header}"""
+        # Every line ends in LF; cutting one character is much cheaper than rtrim.
+        raw = "rtrim(line, chr(13) || chr(10))" if chunk.has_cr else "line[:-2]"
+        lines = (
+            f"SELECT line_no, raw, string_split(raw, '{layout.delimiter}') AS fields FROM "
+            f"(SELECT line_no, {raw} AS raw FROM ql_lines) "
+            f"WHERE line_no <> {header} AND raw <> ''"
         )
-        con.unregister("ql_lines")
+        con.register("ql_lines", chunk.lines)
+        try:
+            if layout.delimiter == "|":
+                source = f"({lines})"
+            else:  # quoted fields are possible: fix those lines before parsing
+                con.execute(f"CREATE OR REPLACE TEMP TABLE ql_split AS {lines}")
+                self._resplit_quoted()
+                source = "ql_split"
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE ql_rows AS "
+                f"{self._rows_sql(source, chunk.invalid_utf8)}"
+            )
+        finally:
+            con.unregister("ql_lines")
+            con.execute("DROP TABLE IF EXISTS ql_split")
+        self._naive_times_to_utc()
+        parsed = fetch_scalar(con, "SELECT count(*) FROM ql_rows")
         self.report.lines_read += chunk.num_lines
-        if header and chunk.first_line <= header:
-            self.report.skipped += 1
-        if layout.delimiter != "|":
-            self._resplit_quoted()
-        blank = fetch_scalar(con, "SELECT count(*) FROM ql_split WHERE trim(raw) = ''")
-        self.report.skipped += blank
-        t, c, q, a, e = layout.columns
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ql_fields AS
-            SELECT line_no, raw, len(fields) AS n_fields, trim(fields[{t}]) AS time_text,
-                   fields[{c}] AS callid, fields[{q}] AS queue, fields[{a}] AS agent,
-                   upper(trim(fields[{e}])) AS event, {_data_sql(layout)} AS data
-            FROM ql_split WHERE trim(raw) <> ''"""
-        )
-        self._parse_times()
-        self._check(chunk.invalid_utf8)
+        self.report.skipped += chunk.num_lines - parsed  # blank lines and the header
 
     def _resplit_quoted(self) -> None:
         """Comma/tab exports may quote fields: split those lines with a real CSV parser."""
@@ -287,65 +353,60 @@ class _Batch:
         fixed = pa.table({"line_no": numbers, "fields": pa.array(fields, pa.list_(pa.string()))})
         self.con.register("ql_quoted", fixed)
         self.con.execute(
-            "UPDATE ql_split SET fields = q.fields FROM ql_quoted q WHERE ql_split.line_no = q.line_no"
+            "UPDATE ql_split SET fields = q.fields FROM ql_quoted q "
+            "WHERE ql_split.line_no = q.line_no"
         )
         self.con.unregister("ql_quoted")
 
-    def _parse_times(self) -> None:
-        con = self.con
-        offset_re = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ql_timed AS
-            SELECT *,
-              CASE WHEN TRY_CAST(time_text AS BIGINT) BETWEEN 100000000 AND 99999999999
-                     THEN make_timestamp(TRY_CAST(time_text AS BIGINT) * 1000000)
-                   WHEN regexp_matches(time_text, '{offset_re}')
-                     THEN CAST(TRY_CAST(time_text AS TIMESTAMPTZ) AS TIMESTAMP)
-              END AS time_aware,
-              CASE WHEN TRY_CAST(time_text AS BIGINT) IS NULL
-                        AND NOT regexp_matches(time_text, '{offset_re}')
-                     THEN TRY_CAST(time_text AS TIMESTAMP)
-              END AS time_naive
-            FROM ql_fields"""
-        )
-        lo, hi = fetch_one(con, "SELECT min(time_naive), max(time_naive) FROM ql_timed") or (None, None)
-        if lo is None:
-            to_utc = "NULL"
-        else:
-            offsets = timezones.offsets_from_local(self.options.tz, lo, hi)
-            to_utc = f"time_naive - to_seconds({timezones.sql_offset_case('time_naive', offsets)})"
-            if self.options.tz == "UTC":
-                self.report.notes.append("naive date-times were read as UTC (pass --tz ZONE)")
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ql_timed AS
-            SELECT * EXCLUDE (time_aware, time_naive),
-                   coalesce(time_aware, {to_utc}) AS time_utc
-            FROM ql_timed"""
-        )
+    def _rows_sql(self, source: str, bad_utf8: tuple[int, ...]) -> str:
+        t, c, q, a, e = self.layout.columns
+        lookups, columns, problem = _validation_sql(bad_utf8)
 
-    def _check(self, bad_utf8: tuple[int, ...]) -> None:
+        def trim(expr: str) -> str:
+            return f"trim({expr})" if self.layout.trim else expr
+
+        epoch = "TRY_CAST(time_text AS BIGINT)"
+        with_offset = f"regexp_matches(time_text, '{_OFFSET_RE}')"
+        return f"""
+        WITH fields AS (
+          SELECT line_no, raw, len(fields) AS n_fields, {trim(f"fields[{t}]")} AS time_text,
+                 {trim(f"fields[{c}]")} AS callid, {trim(f"fields[{q}]")} AS queue,
+                 {trim(f"fields[{a}]")} AS agent, {trim(f"fields[{e}]")} AS event,
+                 {_data_sql(self.layout)} AS data
+          FROM {source}
+        ),
+        timed AS (
+          SELECT *,
+            CASE WHEN {epoch} BETWEEN 100000000 AND 99999999999
+                   THEN make_timestamp({epoch} * 1000000)
+                 WHEN {with_offset} THEN CAST(TRY_CAST(time_text AS TIMESTAMPTZ) AS TIMESTAMP)
+                 ELSE TRY_CAST(time_text AS TIMESTAMP)
+            END AS time_utc,
+            {epoch} IS NULL AND NOT {with_offset} AS naive
+          FROM fields
+        ),
+        coded AS (SELECT *, {lookups} FROM timed),
+        looked AS (SELECT *, {columns} FROM coded),
+        checked AS (SELECT *, {problem} AS problem FROM looked)
+        SELECT line_no, CASE WHEN problem IS NOT NULL THEN raw END AS raw,
+               time_utc AS "time", naive AND time_utc IS NOT NULL AS naive,
+               callid, queue, agent, event, data, f_role AS role, problem
+        FROM checked"""
+
+    def _naive_times_to_utc(self) -> None:
+        """Table exports carry wall-clock times: shift them from ``--tz`` to UTC."""
         con = self.con
-        if not fetch_scalar(
-            con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ql_specs'"
-        ):
-            con.register("ql_specs_arrow", pa.Table.from_pylist(spec_rows()))
-            con.execute("CREATE TEMP TABLE ql_specs AS SELECT * FROM ql_specs_arrow")
-            con.unregister("ql_specs_arrow")
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ql_rows AS
-            SELECT r.line_no, r.raw, r.time_utc AS "time", r.callid, r.queue, r.agent, r.event,
-                   r.data, r.role, {_problem_sql(bad_utf8)} AS problem
-            FROM (
-              SELECT t.*, s.event AS spec_event, s.role, s.needs_call, s.needs_agent,
-                s.req_idx, s.req_names, s.int_idx, s.int_names,
-                list_filter(s.req_idx, lambda i: coalesce(t.data[i], '') = '') AS missing,
-                list_filter(s.int_idx, lambda i: coalesce(t.data[i], '') <> ''
-                            AND TRY_CAST(t.data[i] AS BIGINT) IS NULL) AS not_int
-              FROM ql_timed t LEFT JOIN ql_specs s ON s.form = CASE
-                WHEN t.event = 'ATTENDEDTRANSFER' THEN t.event || ':' || coalesce(t.data[1], '')
-                ELSE t.event END
-            ) r"""
+        lo, hi = fetch_one(con, 'SELECT min("time"), max("time") FROM ql_rows WHERE naive') or (
+            None,
+            None,
         )
+        if lo is None:
+            return
+        offsets = timezones.offsets_from_local(self.options.tz, lo, hi)
+        case = timezones.sql_offset_case('"time"', offsets)
+        con.execute(f'UPDATE ql_rows SET "time" = "time" - to_seconds({case}) WHERE naive')
+        if self.options.tz == "UTC":
+            self.report.notes.append("naive date-times were read as UTC (pass --tz ZONE)")
 
     def quarantine(self) -> None:
         con = self.con
@@ -378,16 +439,24 @@ class _Batch:
         data = "data"
         if self.options.mask_callers:
             caller = mask_sql("data[2]", mask_key(con))
-            data = f"CASE WHEN event = 'ENTERQUEUE' THEN list_concat(data[:1], [{caller}], data[3:]) ELSE data END"
+            data = (
+                f"CASE WHEN event = 'ENTERQUEUE' "
+                f"THEN list_concat(data[:1], [{caller}], data[3:]) ELSE data END"
+            )
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE ql_new AS
-            SELECT * FROM (
-              SELECT line_no, "time", callid, queue, agent, event, {data} AS data, role,
-                     hash("time", callid, queue, agent, event, {data}) AS event_key
-              FROM ql_rows WHERE problem IS NULL)
-            QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY line_no) = 1"""
+            SELECT line_no, "time", callid, queue, agent, event, {data} AS data, role,
+                   hash("time", callid, queue, agent, event, {data}) AS event_key
+            FROM ql_rows WHERE problem IS NULL"""
         )
-        accepted = fetch_scalar(con, "SELECT count(*) FROM ql_rows WHERE problem IS NULL")
+        accepted = fetch_scalar(con, "SELECT count(*) FROM ql_new")
+        # The same line twice in one batch: keep the first. (Rare, so no window over all.)
+        con.execute(
+            """DELETE FROM ql_new USING (
+                 SELECT event_key, min(line_no) AS first_line FROM ql_new
+                 GROUP BY event_key HAVING count(*) > 1) d
+               WHERE ql_new.event_key = d.event_key AND ql_new.line_no > d.first_line"""
+        )
         con.execute(
             """DELETE FROM ql_new WHERE event_key IN (
                  SELECT e.event_key FROM queue_log_events e
@@ -395,17 +464,18 @@ class _Batch:
                                     AND (SELECT max("time") FROM ql_new))"""
         )
         new = fetch_scalar(con, "SELECT count(*) FROM ql_new")
+        # seq only has to grow in load order: the batch's line numbers on top of the last.
+        base = fetch_scalar(con, "SELECT coalesce(max(seq), 0) FROM queue_log_events")
         con.execute(
             """INSERT INTO queue_log_events
-            SELECT (SELECT coalesce(max(seq), 0) FROM queue_log_events)
-                     + row_number() OVER (ORDER BY line_no),
-                   event_key, "time", callid, queue, agent, event, data, ?, ?, line_no, ?
+            SELECT ? + line_no, event_key, "time", callid, queue, agent, event, data, ?, ?,
+                   line_no, ?
             FROM ql_new""",
-            [self.options.tenant, str(self.path), self.batch_id],
+            [base, self.options.tenant, str(self.path), self.batch_id],
         )
         self.report.add(LoadCounts(loaded=new, duplicates=accepted - new))
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ql_touched_calls AS
+            """CREATE OR REPLACE TEMP TABLE ql_touched_calls AS
             SELECT DISTINCT callid FROM ql_new WHERE role NOT IN ('session', 'system')"""
         )
         con.execute(
@@ -414,8 +484,7 @@ class _Batch:
         )
 
     def cleanup(self) -> None:
-        for name in ("ql_split", "ql_fields", "ql_timed", "ql_rows", "ql_new",
-                     "ql_touched_calls", "ql_touched_agents"):
+        for name in ("ql_split", "ql_rows", "ql_new", "ql_touched_calls", "ql_touched_agents"):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
@@ -425,7 +494,8 @@ class _Batch:
 def _visit_start_sql() -> str:
     """True where an event starts a new visit of its call (see the module docstring)."""
     restart = tuple(
-        e for e in events_with(Role.ANSWER, Role.END_ANSWERED, Role.END_UNANSWERED)
+        e
+        for e in events_with(Role.ANSWER, Role.END_ANSWERED, Role.END_UNANSWERED)
         if e not in ("ABANDON", "LEAVEEMPTY")
     )
     closed = _in(_FINALS + events_with(Role.TRAILING))
@@ -435,20 +505,44 @@ def _visit_start_sql() -> str:
         OR (prev_event IN {closed} AND event IN {_in(restart)}))"""
 
 
-def _calls_sql(columns: str) -> str:
-    hold = _field_number("final_event", "final_data", "holdtime")
-    talk = _field_number("final_event", "final_data", "calltime")
-    wait = _field_number("final_event", "final_data", "waittime")
-    origpos = _field_number("final_event", "final_data", "origposition")
+def _calls_sql(columns: str, with_dids: bool) -> str:
+    """Rebuild the visits of the callids in ``ql_touched_calls`` from the journal.
+
+    Each event's data fields are read into named numbers first (holdtime, calltime, ...
+    by event type), so the per-visit aggregation only moves scalars around. Rings and
+    AGENTDUMP never change a visit, so they are left out here (they feed agent_states).
+    """
+    finals = _in(_FINALS)
+    transfer_target = """CASE
+        WHEN e.event IN ('TRANSFER', 'BLINDTRANSFER') THEN e.data[1] ||
+             CASE WHEN coalesce(e.data[2], '') <> '' THEN '@' || e.data[2] ELSE '' END
+        WHEN e.event = 'ATTENDEDTRANSFER' THEN CASE e.data[1]
+             WHEN 'BRIDGE' THEN 'bridge:' || e.data[2] WHEN 'APP' THEN 'app:' || e.data[2]
+             WHEN 'LINK' THEN 'link:' || e.data[3] END END"""
     answered_end = _in(events_with(Role.END_ANSWERED))
     standalone = _in(events_with(Role.STANDALONE))
+    did_join = (
+        'ASOF LEFT JOIN dids d ON v.callid = d.callid AND v.first_time >= d."time"'
+        if with_dids
+        else "LEFT JOIN (SELECT NULL AS did) d ON FALSE"
+    )
     return f"""
     INSERT INTO calls ({columns})
     WITH ev AS (
-      SELECT e.seq, e."time", e.callid, e.queue, e.agent, e.event, e.data, e.tenant,
-             e.source_file, e.line_no
+      SELECT e.seq, e."time", e.callid, e.queue, e.agent, e.event, e.tenant,
+             e.source_file, e.line_no,
+             CASE WHEN e.event = 'CONNECT' THEN TRY_CAST(e.data[1] AS DOUBLE)
+                  ELSE {_field_number("e.event", "e.data", "holdtime")} END AS hold_s,
+             {_field_number("e.event", "e.data", "calltime")} AS talk_s,
+             {_field_number("e.event", "e.data", "waittime")} AS wait_s,
+             CASE WHEN e.event = 'ENTERQUEUE' THEN TRY_CAST(e.data[3] AS DOUBLE)
+                  ELSE {_field_number("e.event", "e.data", "origposition")} END AS position,
+             CASE e.event WHEN 'CONNECT' THEN TRY_CAST(e.data[3] AS DOUBLE)
+                          WHEN 'WRAPUPSTART' THEN TRY_CAST(e.data[1] AS DOUBLE) END AS extra_s,
+             CASE WHEN e.event = 'ENTERQUEUE' THEN nullif(e.data[2], '')
+                  ELSE {transfer_target} END AS text
       FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
-      WHERE e.event IN {_in(_VISIT_EVENTS)}
+      WHERE e.event IN {_in(_CALL_VISIT_EVENTS)}
     ),
     ordered AS (
       SELECT *, row_number() OVER w AS ord, lag(event) OVER w AS prev_event,
@@ -466,17 +560,23 @@ def _calls_sql(columns: str) -> str:
         arg_min(tenant, ord) FILTER (WHERE tenant IS NOT NULL) AS tenant,
         arg_min(source_file || ':' || line_no, ord) AS source_ref,
         min("time") AS first_time,
-        arg_min("time", ord) FILTER (WHERE event = 'ENTERQUEUE') AS enter_time,
-        arg_min(data, ord) FILTER (WHERE event = 'ENTERQUEUE') AS enter_data,
+        min("time") FILTER (WHERE event = 'ENTERQUEUE') AS enter_time,
+        arg_min(text, ord) FILTER (WHERE event = 'ENTERQUEUE') AS caller,
+        arg_min(position, ord) FILTER (WHERE event = 'ENTERQUEUE') AS enter_position,
         arg_min("time", ord) FILTER (WHERE event = 'CONNECT') AS connect_time,
         arg_min(agent, ord) FILTER (WHERE event = 'CONNECT') AS connect_agent,
-        arg_min(data, ord) FILTER (WHERE event = 'CONNECT') AS connect_data,
-        arg_min(event, ord) FILTER (WHERE event IN {_in(_FINALS)}) AS final_event,
-        arg_min("time", ord) FILTER (WHERE event IN {_in(_FINALS)}) AS final_time,
-        arg_min(data, ord) FILTER (WHERE event IN {_in(_FINALS)}) AS final_data,
-        arg_min(agent, ord) FILTER (WHERE event IN {_in(_FINALS)}) AS final_agent,
+        arg_min(hold_s, ord) FILTER (WHERE event = 'CONNECT') AS connect_hold,
+        arg_min(extra_s, ord) FILTER (WHERE event = 'CONNECT') AS connect_ring,
+        arg_min(event, ord) FILTER (WHERE event IN {finals}) AS final_event,
+        arg_min("time", ord) FILTER (WHERE event IN {finals}) AS final_time,
+        arg_min(agent, ord) FILTER (WHERE event IN {finals}) AS final_agent,
+        arg_min(hold_s, ord) FILTER (WHERE event IN {finals}) AS end_hold,
+        arg_min(talk_s, ord) FILTER (WHERE event IN {finals}) AS end_talk,
+        arg_min(wait_s, ord) FILTER (WHERE event IN {finals}) AS end_wait,
+        arg_min(position, ord) FILTER (WHERE event IN {finals}) AS end_origpos,
+        arg_min(text, ord) FILTER (WHERE event IN {finals}) AS end_target,
         bool_or(event = 'SYSCOMPAT') AS syscompat,
-        arg_min(data, ord) FILTER (WHERE event = 'WRAPUPSTART') AS wrap_data
+        arg_min(extra_s, ord) FILTER (WHERE event = 'WRAPUPSTART') AS acw_s
       FROM marked GROUP BY callid, visit
     ),
     dids AS (
@@ -487,32 +587,25 @@ def _calls_sql(columns: str) -> str:
     linked AS (
       SELECT v.*, d.did,
         lead(coalesce(v.enter_time, v.first_time)) OVER w AS next_start,
-        lead(v.queue) OVER w AS next_queue
-      FROM visits v ASOF LEFT JOIN dids d ON v.callid = d.callid AND v.first_time >= d."time"
+        lead(v.queue) OVER w AS next_queue,
+        v.final_event IN {answered_end} AS answered_end
+      FROM visits v {did_join}
       WINDOW w AS (PARTITION BY v.callid ORDER BY v.visit)
-    ),
-    fields AS (
-      SELECT *,
-        {hold} AS end_hold, {talk} AS end_talk, {wait} AS end_wait, {origpos} AS end_origpos,
-        TRY_CAST(connect_data[1] AS DOUBLE) AS connect_hold,
-        TRY_CAST(connect_data[3] AS DOUBLE) AS connect_ring,
-        final_event IN {answered_end} AS answered_end,
-        final_event IS NULL AND next_start IS NOT NULL AND connect_time IS NOT NULL AS inferred
-      FROM linked
     ),
     timed AS (
       SELECT *,
+        final_event IS NULL AND next_start IS NOT NULL AND connect_time IS NOT NULL AS inferred,
         coalesce(enter_time,
                  connect_time - to_seconds(connect_hold),
                  CASE WHEN answered_end THEN final_time - to_seconds(end_talk + end_hold) END,
                  final_time - to_seconds(end_wait),
                  first_time) AS entered_at
-      FROM fields
+      FROM linked
     )
     SELECT
       callid, visit, tenant, 'in', 'voice', queue,
       coalesce(connect_agent, CASE WHEN answered_end THEN final_agent END),
-      nullif(enter_data[2], ''), did, entered_at,
+      caller, did, entered_at,
       coalesce(connect_time, CASE WHEN answered_end THEN final_time - to_seconds(end_talk) END),
       CASE WHEN final_event IS NOT NULL THEN final_time
            WHEN next_start IS NOT NULL THEN next_start END,
@@ -531,19 +624,13 @@ def _calls_sql(columns: str) -> str:
       connect_ring,
       CASE WHEN answered_end THEN end_talk
            WHEN inferred THEN epoch(next_start - connect_time) END,
-      TRY_CAST(wrap_data[1] AS DOUBLE),
-      CAST(coalesce(TRY_CAST(enter_data[3] AS DOUBLE), end_origpos) AS INTEGER),
+      acw_s,
+      CAST(coalesce(enter_position, end_origpos) AS INTEGER),
       coalesce(final_event IN ('TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER'), false) OR inferred,
       CASE final_event WHEN 'TRANSFER' THEN 'transfer' WHEN 'BLINDTRANSFER' THEN 'blind'
            WHEN 'ATTENDEDTRANSFER' THEN 'attended'
            ELSE CASE WHEN inferred THEN 'inferred' END END,
-      CASE WHEN final_event IN ('TRANSFER', 'BLINDTRANSFER')
-             THEN final_data[1] || CASE WHEN coalesce(final_data[2], '') <> ''
-                                        THEN '@' || final_data[2] ELSE '' END
-           WHEN final_event = 'ATTENDEDTRANSFER' THEN CASE final_data[1]
-             WHEN 'BRIDGE' THEN 'bridge:' || final_data[2] WHEN 'APP' THEN 'app:' || final_data[2]
-             WHEN 'LINK' THEN 'link:' || final_data[3] END
-           WHEN inferred THEN 'queue:' || next_queue END,
+      CASE WHEN inferred THEN 'queue:' || next_queue ELSE end_target END,
       CASE final_event WHEN 'COMPLETECALLER' THEN 'caller' WHEN 'COMPLETEAGENT' THEN 'agent' END,
       '{SOURCE}', source_ref
     FROM timed"""
@@ -556,7 +643,8 @@ _CALL_COLUMNS = (
 )
 
 _CALL_STATES_SQL = f"""
-INSERT INTO agent_states (agent, queue, state, reason, call_id, start_at, end_at, source, source_ref)
+INSERT INTO agent_states
+  (agent, queue, state, reason, call_id, start_at, end_at, source, source_ref)
 WITH ev AS (
   SELECT e.* FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
   WHERE e.event IN ('RINGNOANSWER', 'RINGCANCELED', 'CONNECT', 'AGENTDUMP', 'WRAPUPSTART')
@@ -576,7 +664,8 @@ SELECT agent, queue, 'wrapup', NULL, callid, "time",
        "time" + to_seconds(TRY_CAST(data[1] AS DOUBLE)), '{SOURCE}', source_file || ':' || line_no
 FROM ev WHERE event = 'WRAPUPSTART'
 UNION ALL
-SELECT c.agent, c.queue, 'talking', NULL, c.call_id, c.answered_at, c.ended_at, c.source, c.source_ref
+SELECT c.agent, c.queue, 'talking', NULL, c.call_id, c.answered_at, c.ended_at,
+       c.source, c.source_ref
 FROM calls c SEMI JOIN ql_touched_calls t ON c.call_id = t.callid
 WHERE c.source = '{SOURCE}' AND c.agent IS NOT NULL AND c.answered_at IS NOT NULL
 """
@@ -588,7 +677,10 @@ def rebuild_calls(con: duckdb.DuckDBPyConnection) -> None:
         f"DELETE FROM calls WHERE source = '{SOURCE}' AND call_id IN "
         "(SELECT callid FROM ql_touched_calls)"
     )
-    con.execute(_calls_sql(_CALL_COLUMNS))
+    with_dids = bool(
+        fetch_scalar(con, "SELECT EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID')")
+    )
+    con.execute(_calls_sql(_CALL_COLUMNS, with_dids))
     dispositions.apply(con, "ql_touched_calls", "callid")
     con.execute(
         f"DELETE FROM agent_states WHERE source = '{SOURCE}' "
@@ -601,7 +693,8 @@ def rebuild_calls(con: duckdb.DuckDBPyConnection) -> None:
 def rebuild_sessions(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild logged_in and paused intervals of the agents in ``ql_touched_agents``."""
     events = con.sql(
-        f"""SELECT e.agent, e."time", e.queue, e.event, e.data, e.source_file || ':' || e.line_no AS ref
+        f"""SELECT e.agent, e."time", e.queue, e.event, e.data,
+               e.source_file || ':' || e.line_no AS ref
         FROM queue_log_events e SEMI JOIN ql_touched_agents t ON e.agent = t.agent
         WHERE e.event IN {_in(_SESSION_EVENTS)}
         ORDER BY e.agent, e."time", e.seq"""
@@ -619,20 +712,33 @@ def rebuild_sessions(con: duckdb.DuckDBPyConnection) -> None:
     for i in range(1, len(agents) + 1):
         if i == len(agents) or agents[i] != agents[start]:
             batch = [
-                SessionEvent(cols["time"][j], cols["queue"][j], cols["event"][j],
-                             tuple(cols["data"][j] or ()), cols["ref"][j])
+                SessionEvent(
+                    cols["time"][j],
+                    cols["queue"][j],
+                    cols["event"][j],
+                    tuple(cols["data"][j] or ()),
+                    cols["ref"][j],
+                )
                 for j in range(start, i)
             ]
             for s in agent_session_states(agents[start], batch):
-                rows.append({"agent": s.agent, "queue": s.queue, "state": s.state.value,
-                             "reason": s.reason, "call_id": None, "start_at": s.start,
-                             "end_at": s.end, "source": SOURCE, "source_ref": s.ref})
+                rows.append(
+                    {
+                        "agent": s.agent,
+                        "queue": s.queue,
+                        "state": s.state.value,
+                        "reason": s.reason,
+                        "call_id": None,
+                        "start_at": s.start,
+                        "end_at": s.end,
+                        "source": SOURCE,
+                        "source_ref": s.ref,
+                    }
+                )
             start = i
     if rows:
         con.register("ql_session_rows", pa.Table.from_pylist(rows))
-        con.execute(
-            "INSERT INTO agent_states BY NAME SELECT * FROM ql_session_rows"
-        )
+        con.execute("INSERT INTO agent_states BY NAME SELECT * FROM ql_session_rows")
         con.unregister("ql_session_rows")
 
 
@@ -640,7 +746,11 @@ def rebuild_sessions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _load_chunk(
-    wh: Warehouse, path: Path, layout: Layout, options: IngestOptions, chunk: files.LineChunk,
+    wh: Warehouse,
+    path: Path,
+    layout: Layout,
+    options: IngestOptions,
+    chunk: files.LineChunk,
     head_hash: str,
 ) -> IngestReport:
     batch = _Batch(wh, path, layout, options, wh.next_batch_id())
@@ -656,8 +766,12 @@ def _load_chunk(
             offset, lines = chunk.resume
             files.save_state(con, SOURCE, path, files.FileState(head_hash, offset, lines))
             wh.record_batch(
-                batch.batch_id, SOURCE, str(path), first_line=chunk.first_line,
-                last_line=chunk.first_line + chunk.num_lines - 1, lines_read=chunk.num_lines,
+                batch.batch_id,
+                SOURCE,
+                str(path),
+                first_line=chunk.first_line,
+                last_line=chunk.first_line + chunk.num_lines - 1,
+                lines_read=chunk.num_lines,
                 counts=LoadCounts(batch.report.loaded, 0, batch.report.duplicates),
                 rejected=batch.report.rejected_total,
             )
@@ -742,8 +856,9 @@ def follow(
         if start.byte_offset == 0 and start.lines_read == 0:
             layout = detect_layout(resolved)
         got = False
-        for chunk in files.read_chunks(resolved, start, batch_bytes=options.batch_bytes,
-                                       include_unterminated=False):
+        for chunk in files.read_chunks(
+            resolved, start, batch_bytes=options.batch_bytes, include_unterminated=False
+        ):
             got = True
             batch = _load_chunk(wh, resolved, layout, options, chunk, start.head_hash)
             report.merge(batch)

@@ -66,35 +66,68 @@ _WAIT_FIELDS = (_f(1, "position", True), _f(2, "origposition", True), _f(3, "wai
 
 EVENTS: dict[str, EventSpec] = {
     # -- a caller's visit ------------------------------------------------------------------
-    "ENTERQUEUE": EventSpec(Role.OPEN, (_f(1, "url"), _f(2, "callerid"),
-                                        _f(3, "position", True), _f(4, "calleridname"))),
-    "CONNECT": EventSpec(Role.ANSWER, (_f(1, "holdtime", True, True), _f(2, "member_uniqueid"),
-                                       _f(3, "ringtime", True))),
-    "COMPLETECALLER": EventSpec(Role.END_ANSWERED, (
-        _f(1, "holdtime", True, True), _f(2, "calltime", True, True), _f(3, "origposition", True)),
-        "answered"),
-    "COMPLETEAGENT": EventSpec(Role.END_ANSWERED, (
-        _f(1, "holdtime", True, True), _f(2, "calltime", True, True), _f(3, "origposition", True)),
-        "answered"),
-    "TRANSFER": EventSpec(Role.END_ANSWERED, (
-        _f(1, "extension", required=True), _f(2, "context"), _f(3, "holdtime", True, True),
-        _f(4, "calltime", True, True), _f(5, "origposition", True)), "answered"),
-    "BLINDTRANSFER": EventSpec(Role.END_ANSWERED, (
-        _f(1, "extension", required=True), _f(2, "context"), _f(3, "holdtime", True, True),
-        _f(4, "calltime", True, True), _f(5, "origposition", True)), "answered"),
+    "ENTERQUEUE": EventSpec(
+        Role.OPEN, (_f(1, "url"), _f(2, "callerid"), _f(3, "position", True), _f(4, "calleridname"))
+    ),
+    "CONNECT": EventSpec(
+        Role.ANSWER,
+        (_f(1, "holdtime", True, True), _f(2, "member_uniqueid"), _f(3, "ringtime", True)),
+    ),
+    "COMPLETECALLER": EventSpec(
+        Role.END_ANSWERED,
+        (_f(1, "holdtime", True, True), _f(2, "calltime", True, True), _f(3, "origposition", True)),
+        "answered",
+    ),
+    "COMPLETEAGENT": EventSpec(
+        Role.END_ANSWERED,
+        (_f(1, "holdtime", True, True), _f(2, "calltime", True, True), _f(3, "origposition", True)),
+        "answered",
+    ),
+    "TRANSFER": EventSpec(
+        Role.END_ANSWERED,
+        (
+            _f(1, "extension", required=True),
+            _f(2, "context"),
+            _f(3, "holdtime", True, True),
+            _f(4, "calltime", True, True),
+            _f(5, "origposition", True),
+        ),
+        "answered",
+    ),
+    "BLINDTRANSFER": EventSpec(
+        Role.END_ANSWERED,
+        (
+            _f(1, "extension", required=True),
+            _f(2, "context"),
+            _f(3, "holdtime", True, True),
+            _f(4, "calltime", True, True),
+            _f(5, "origposition", True),
+        ),
+        "answered",
+    ),
     # ATTENDEDTRANSFER has three forms, told apart by data1; see ATTENDED_FORMS.
     "ATTENDEDTRANSFER": EventSpec(Role.END_ANSWERED, (_f(1, "form", required=True),), "answered"),
-    "ABANDON": EventSpec(Role.END_UNANSWERED, (
-        _f(1, "position", True), _f(2, "origposition", True), _f(3, "waittime", True, True)),
-        "abandoned"),
+    "ABANDON": EventSpec(
+        Role.END_UNANSWERED,
+        (_f(1, "position", True), _f(2, "origposition", True), _f(3, "waittime", True, True)),
+        "abandoned",
+    ),
     "EXITWITHTIMEOUT": EventSpec(Role.END_UNANSWERED, _WAIT_FIELDS, "timed_out"),
-    "EXITWITHKEY": EventSpec(Role.END_UNANSWERED, (
-        _f(1, "key", required=True), _f(2, "position", True), _f(3, "origposition", True),
-        _f(4, "waittime", True)), "exited_key"),
+    "EXITWITHKEY": EventSpec(
+        Role.END_UNANSWERED,
+        (
+            _f(1, "key", required=True),
+            _f(2, "position", True),
+            _f(3, "origposition", True),
+            _f(4, "waittime", True),
+        ),
+        "exited_key",
+    ),
     "EXITEMPTY": EventSpec(Role.END_UNANSWERED, _WAIT_FIELDS, "blocked"),
     "LEAVEEMPTY": EventSpec(Role.END_UNANSWERED, (), "blocked"),
-    "WITHDRAW": EventSpec(Role.END_UNANSWERED, (*_WAIT_FIELDS, _f(4, "withdraw_info")),
-                          "overflowed"),
+    "WITHDRAW": EventSpec(
+        Role.END_UNANSWERED, (*_WAIT_FIELDS, _f(4, "withdraw_info")), "overflowed"
+    ),
     "SYSCOMPAT": EventSpec(Role.END_UNANSWERED, (), "failed"),
     "FULL": EventSpec(Role.STANDALONE, (), "overflowed"),
     "JOINEMPTY": EventSpec(Role.STANDALONE, (), "blocked"),
@@ -117,8 +150,9 @@ EVENTS: dict[str, EventSpec] = {
     "AGENTLOGIN": EventSpec(Role.SESSION, (_f(1, "channel"),)),
     "AGENTLOGOFF": EventSpec(Role.SESSION, (_f(1, "channel"), _f(2, "logintime", True))),
     "AGENTCALLBACKLOGIN": EventSpec(Role.SESSION, (_f(1, "exten@context"),)),
-    "AGENTCALLBACKLOGOFF": EventSpec(Role.SESSION, (
-        _f(1, "exten@context"), _f(2, "logintime", True), _f(3, "reason"))),
+    "AGENTCALLBACKLOGOFF": EventSpec(
+        Role.SESSION, (_f(1, "exten@context"), _f(2, "logintime", True), _f(3, "reason"))
+    ),
     "PENALTY": EventSpec(Role.SESSION, (_f(1, "penalty", True),)),
     "RINGINUSE": EventSpec(Role.SESSION, (_f(1, "ringinuse", True),)),
     # -- the PBX ---------------------------------------------------------------------------
@@ -127,12 +161,28 @@ EVENTS: dict[str, EventSpec] = {
 }
 
 ATTENDED_FORMS: dict[str, tuple[Field, ...]] = {
-    "BRIDGE": (_f(1, "form"), _f(2, "bridge"), _f(3, "holdtime", True, True),
-               _f(4, "calltime", True, True), _f(5, "origposition", True)),
-    "APP": (_f(1, "form"), _f(2, "app"), _f(3, "holdtime", True, True),
-            _f(4, "calltime", True, True), _f(5, "origposition", True)),
-    "LINK": (_f(1, "form"), _f(2, "channel1"), _f(3, "channel2"), _f(4, "holdtime", True, True),
-             _f(5, "calltime", True, True), _f(6, "origposition", True)),
+    "BRIDGE": (
+        _f(1, "form"),
+        _f(2, "bridge"),
+        _f(3, "holdtime", True, True),
+        _f(4, "calltime", True, True),
+        _f(5, "origposition", True),
+    ),
+    "APP": (
+        _f(1, "form"),
+        _f(2, "app"),
+        _f(3, "holdtime", True, True),
+        _f(4, "calltime", True, True),
+        _f(5, "origposition", True),
+    ),
+    "LINK": (
+        _f(1, "form"),
+        _f(2, "channel1"),
+        _f(3, "channel2"),
+        _f(4, "holdtime", True, True),
+        _f(5, "calltime", True, True),
+        _f(6, "origposition", True),
+    ),
 }
 
 
@@ -141,34 +191,58 @@ def events_with(*roles: Role) -> tuple[str, ...]:
 
 
 def field_index(event: str, name: str, form: str | None = None) -> int | None:
-    fields = ATTENDED_FORMS.get(form or "", ()) if event == "ATTENDEDTRANSFER" else EVENTS[event].fields
+    fields = (
+        ATTENDED_FORMS.get(form or "", ()) if event == "ATTENDEDTRANSFER" else EVENTS[event].fields
+    )
     for f in fields:
         if f.name == name:
             return f.index
     return None
 
 
-def spec_rows() -> list[dict[str, object]]:
-    """One row per event form, for the validation lookup table in SQL."""
-    rows = []
-    forms: list[tuple[str, str, EventSpec, tuple[Field, ...]]] = []
+MAX_CHECKED_FIELD = 6
+"""Data fields beyond this are never required or typed by any event."""
+
+
+@dataclass(frozen=True)
+class Form:
+    """An event, or one form of ATTENDEDTRANSFER (``ATTENDEDTRANSFER:LINK``), with its
+    field checks as bitmasks over data1..data6 (bit 0 = data1)."""
+
+    key: str
+    event: str
+    role: Role
+    needs_call: bool
+    needs_agent: bool
+    required_mask: int
+    integer_mask: int
+    names: tuple[str, ...]
+    """The name of data1..data6 ('' where the event has no such field)."""
+
+
+def forms() -> list[Form]:
+    """Every event form, for the validation in SQL (looked up by position in a list)."""
+    out = []
     for name, spec in EVENTS.items():
-        if name == "ATTENDEDTRANSFER":
-            forms += [(f"{name}:{form}", name, spec, fields) for form, fields in ATTENDED_FORMS.items()]
-        else:
-            forms.append((name, name, spec, spec.fields))
-    for form, name, spec, fields in forms:
-        ints = [f for f in fields if f.integer]
-        required = [f for f in fields if f.required]
-        rows.append({
-            "form": form,
-            "event": name,
-            "role": spec.role.value,
-            "needs_call": spec.needs_call,
-            "needs_agent": spec.needs_agent,
-            "int_idx": [f.index for f in ints],
-            "int_names": [f.name for f in ints],
-            "req_idx": [f.index for f in required],
-            "req_names": [f.name for f in required],
-        })
-    return rows
+        variants = (
+            [(f"{name}:{form}", fields) for form, fields in ATTENDED_FORMS.items()]
+            if name == "ATTENDEDTRANSFER"
+            else [(name, spec.fields)]
+        )
+        for key, fields in variants:
+            names = [""] * MAX_CHECKED_FIELD
+            for f in fields:
+                names[f.index - 1] = f.name
+            out.append(
+                Form(
+                    key=key,
+                    event=name,
+                    role=spec.role,
+                    needs_call=spec.needs_call,
+                    needs_agent=spec.needs_agent,
+                    required_mask=sum(1 << (f.index - 1) for f in fields if f.required),
+                    integer_mask=sum(1 << (f.index - 1) for f in fields if f.integer),
+                    names=tuple(names),
+                )
+            )
+    return out

@@ -50,9 +50,7 @@ class TextRead:
     head_hash: str
 
 
-def read_new_text(
-    wh: Warehouse, source: str, path: Path, encoding: str = "utf-8"
-) -> TextRead:
+def read_new_text(wh: Warehouse, source: str, path: Path, encoding: str = "utf-8") -> TextRead:
     """The text after what an earlier ingest of ``path`` read (the whole file if it was
     replaced). A last line without a newline is included but not counted as read."""
     start = files.resume_point(wh.con, source, path)
@@ -78,9 +76,7 @@ def sniff_delimiter(sample: str, candidates: str = ",;\t|") -> str:
     return best if counts[best] else ","
 
 
-def csv_rows(
-    path: Path, text: str, first_line: int, delimiter: str
-) -> Iterator[SourceRow]:
+def csv_rows(path: Path, text: str, first_line: int, delimiter: str) -> Iterator[SourceRow]:
     """Records of delimited ``text`` with their line numbers (quoted fields may span
     lines; such a record is named by its first line)."""
     lines = text.splitlines()
@@ -124,8 +120,9 @@ def load_rows(
             if len(batch) >= batch_rows:
                 break
         last = len(batch) < batch_rows
-        if not _commit(wh, source, path, batch, convert, keys, strict, report,
-                       on_commit if last else None):
+        if not _commit(
+            wh, source, path, batch, convert, keys, strict, report, on_commit if last else None
+        ):
             break
         if last:
             break
@@ -171,17 +168,28 @@ def _commit(
         return False
     counts = LoadCounts()
     with wh.transaction() as con:
-        for table, values in by_table.items():
+        for table, table_rows in by_table.items():
             key = (keys or {}).get(table)
-            loaded = wh.load(table, arrow_rows(table, values), key=key)
-            counts = LoadCounts(counts.loaded + loaded.loaded, counts.updated + loaded.updated,
-                                counts.duplicates + loaded.duplicates)
+            loaded = wh.load(table, arrow_rows(table, table_rows), key=key)
+            counts = LoadCounts(
+                counts.loaded + loaded.loaded,
+                counts.updated + loaded.updated,
+                counts.duplicates + loaded.duplicates,
+            )
         quarantine.add(con, source, rejects, batch_id)
         if on_commit:
             on_commit()
         if batch or on_commit:
-            wh.record_batch(batch_id, source, str(path), first_line=None, last_line=None,
-                            lines_read=len(batch), counts=counts, rejected=len(rejects))
+            wh.record_batch(
+                batch_id,
+                source,
+                str(path),
+                first_line=None,
+                last_line=None,
+                lines_read=len(batch),
+                counts=counts,
+                rejected=len(rejects),
+            )
     report.add(counts)
     report.skipped += skipped
     for r in rejects:
@@ -222,13 +230,21 @@ def ingest_delimited(
             rows = ([first] if first is not None else []) + list(rows_iter)
 
     def save() -> None:
-        files.save_state(wh.con, source, path,
-                         files.FileState(read.head_hash, read.end_offset, read.lines_read))
+        files.save_state(
+            wh.con, source, path, files.FileState(read.head_hash, read.end_offset, read.lines_read)
+        )
 
     report = load_rows(
-        wh, source=source, path=path, rows=rows, convert=convert,
-        lines_read=read.lines_read - read.first_line + 1, keys=keys, strict=strict,
-        batch_rows=batch_rows, on_commit=save,
+        wh,
+        source=source,
+        path=path,
+        rows=rows,
+        convert=convert,
+        lines_read=read.lines_read - read.first_line + 1,
+        keys=keys,
+        strict=strict,
+        batch_rows=batch_rows,
+        on_commit=save,
     )
     if header_skipped:
         report.skipped += 1

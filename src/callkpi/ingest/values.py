@@ -30,8 +30,10 @@ def missing(field: str) -> RowError:
 
 
 def blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "") or (
-        isinstance(value, float) and math.isnan(value)
+    return (
+        value is None
+        or (isinstance(value, str) and value.strip() == "")
+        or (isinstance(value, float) and math.isnan(value))
     )
 
 
@@ -107,6 +109,7 @@ def to_utc(
     ``tz`` (``fold=0`` for the repeated hour); a number is a Unix epoch in seconds."""
     if blank(value):
         return None
+    parsed: dt.datetime | None
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -115,8 +118,11 @@ def to_utc(
         text = str(value).strip()
         parsed = _parse_datetime(text, formats)
         if parsed is None:
-            expected = "a date-time like 2026-10-01 09:30:00" if not formats else (
-                "a date-time in format " + " or ".join(f for f in formats if f != "iso"))
+            expected = (
+                "a date-time like 2026-10-01 09:30:00"
+                if not formats
+                else ("a date-time in format " + " or ".join(f for f in formats if f != "iso"))
+            )
             raise bad_value(field, value, expected)
     if parsed.tzinfo is not None:
         return parsed.astimezone(dt.UTC).replace(tzinfo=None)
@@ -144,8 +150,9 @@ def to_date(field: str, value: object, formats: Sequence[str] = ()) -> dt.date |
         raise bad_value(field, value, "a date like 2026-10-01") from None
 
 
-def convert(field: str, sql_type: str, value: Any, tz: str = "UTC",
-            formats: Sequence[str] = ()) -> Any:
+def convert(
+    field: str, sql_type: str, value: Any, tz: str = "UTC", formats: Sequence[str] = ()
+) -> Any:
     """Convert ``value`` to the Python value of a model column type."""
     if sql_type == "VARCHAR":
         return to_text(value)

@@ -18,12 +18,24 @@ import ibis.expr.types as ir
 from callkpi import timezones
 
 Grain = Literal["15min", "30min", "hour", "day", "week", "month", "quarter", "year", "all"]
-GRAINS: tuple[str, ...] = ("15min", "30min", "hour", "day", "week", "month", "quarter", "year", "all")
+GRAINS: tuple[str, ...] = (
+    "15min",
+    "30min",
+    "hour",
+    "day",
+    "week",
+    "month",
+    "quarter",
+    "year",
+    "all",
+)
 SUB_DAY: tuple[str, ...] = ("15min", "30min", "hour")
 _TRUNC = {"hour": "h", "day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 
 
-def offset_seconds(ts: ir.TimestampValue, tz: str, start: dt.datetime, end: dt.datetime) -> ir.IntegerValue:
+def offset_seconds(
+    ts: ir.TimestampValue, tz: str, start: dt.datetime, end: dt.datetime
+) -> ir.IntegerValue:
     """The UTC offset of zone ``tz`` at each (naive UTC) timestamp, in seconds."""
     table = timezones.offsets_from_utc(tz, start, end)
     if not table.boundaries:
@@ -45,7 +57,7 @@ def bucket(local: ir.TimestampValue, grain: str) -> ir.TimestampValue:
         minutes = 15 if grain == "15min" else 30
         return local.truncate("h") + ((local.minute() // minutes) * minutes).as_interval("m")
     if grain in _TRUNC:
-        return local.truncate(_TRUNC[grain])  # type: ignore[arg-type]
+        return local.truncate(_TRUNC[grain])
     raise ValueError(f"unknown grain {grain!r}; expected one of {', '.join(GRAINS)}")
 
 

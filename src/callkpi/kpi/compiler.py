@@ -91,7 +91,7 @@ def _measure_expr(t: ir.Table, m: Measure, params: Mapping[str, float]) -> ir.Sc
         where = cond if where is None else where & cond
     if m.agg == "count":
         return t.count(where=where)
-    col = t[m.column]  # type: ignore[index]
+    col = t[m.column]
     if m.agg == "sum":
         return col.sum(where=where)
     if m.agg == "min":
@@ -118,7 +118,9 @@ class Compiler:
         if not query.kpis:
             raise QueryError("no KPI asked for; `callkpi kpis list` shows the catalog")
         if query.grain not in buckets.GRAINS:
-            raise QueryError(f"unknown grain {query.grain!r}; expected one of {', '.join(buckets.GRAINS)}")
+            raise QueryError(
+                f"unknown grain {query.grain!r}; expected one of {', '.join(buckets.GRAINS)}"
+            )
         timezones.zone(query.tz)
         kpis = []
         for kpi_id in query.kpis:
@@ -155,16 +157,18 @@ class Compiler:
 
     # -- compilation ----------------------------------------------------------------------
 
-    def _time_range(self, table: str, time_col: str, start: dt.datetime | None,
-                    end: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
+    def _time_range(
+        self, table: str, time_col: str, start: dt.datetime | None, end: dt.datetime | None
+    ) -> tuple[dt.datetime, dt.datetime]:
         if start is not None and end is not None:
             return start, end
         lo, hi = self.wh.sql(f'SELECT min("{time_col}"), max("{time_col}") FROM "{table}"')[0]
         now = dt.datetime(2000, 1, 1)
         return start or lo or now, end or hi or now
 
-    def _table_aggregate(self, table: str, measures: Sequence[Measure], query: KpiQuery,
-                         params: Mapping[str, float]) -> ir.Table:
+    def _table_aggregate(
+        self, table: str, measures: Sequence[Measure], query: KpiQuery, params: Mapping[str, float]
+    ) -> ir.Table:
         model = self.semantic.tables[table]
         t = self.wh.table(table)
         ts = t[model.time]
@@ -185,8 +189,13 @@ class Compiler:
             t = t.mutate(_local=local, _offset=offset)
             local, offset = t["_local"], t["_offset"]
             derived = {"hour_of_day": buckets.hour_of_day(local), "weekday": buckets.weekday(local)}
-            t = t.mutate(**{d: derived[d] for d in DERIVED_DIMENSIONS
-                            if d in query.by or d in dict(query.where)})
+            t = t.mutate(
+                **{
+                    d: derived[d]
+                    for d in DERIVED_DIMENSIONS
+                    if d in query.by or d in dict(query.where)
+                }
+            )
             if query.grain != "all":
                 keys[BUCKET] = buckets.bucket(t["_local"], query.grain)
                 if query.grain in buckets.SUB_DAY:
@@ -234,8 +243,10 @@ class Compiler:
             start = record.get(BUCKET)
             if start is not None and record.get(OFFSET) is not None:
                 start -= dt.timedelta(seconds=record[OFFSET])
-            return (start or dt.datetime.min,
-                    *((record[d] is None, str(record[d])) for d in query.by))
+            return (
+                start or dt.datetime.min,
+                *((record[d] is None, str(record[d])) for d in query.by),
+            )
 
         rows = []
         for record in sorted(records, key=order):

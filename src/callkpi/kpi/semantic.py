@@ -107,9 +107,7 @@ class SemanticModel(BaseModel):
 
 
 def parse_semantic(data: dict[str, Any]) -> SemanticModel:
-    tables = {
-        name: TableModel(table=name, **spec) for name, spec in data.get("tables", {}).items()
-    }
+    tables = {name: TableModel(table=name, **spec) for name, spec in data.get("tables", {}).items()}
     measures = {}
     for table, entries in data.get("measures", {}).items():
         for name, spec in entries.items():
@@ -127,5 +125,11 @@ def semantic_model() -> SemanticModel:
     return parse_semantic(yaml.safe_load(text))
 
 
-__all__ = ["DERIVED_DIMENSIONS", "Filter", "Measure", "SemanticModel", "TableModel",
-           "semantic_model"]
+__all__ = [
+    "DERIVED_DIMENSIONS",
+    "Filter",
+    "Measure",
+    "SemanticModel",
+    "TableModel",
+    "semantic_model",
+]

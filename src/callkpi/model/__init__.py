@@ -104,8 +104,12 @@ def _c(name: str, type_: str, doc: str = "", nullable: bool = True) -> Column:
 
 
 LINEAGE = (
-    _c("source", "VARCHAR", "the adapter that wrote the row: queue_log, cdr, mapped:<profile>, ...",
-       nullable=False),
+    _c(
+        "source",
+        "VARCHAR",
+        "the adapter that wrote the row: queue_log, cdr, mapped:<profile>, ...",
+        nullable=False,
+    ),
     _c("source_ref", "VARCHAR", "where the row came from: file:line, or an event id"),
 )
 
@@ -128,8 +132,12 @@ CALLS = Table(
         _c("caller", "VARCHAR", "the caller's number, masked when ingest was asked to"),
         _c("did", "VARCHAR", "the number dialled"),
         _c("call_type", "VARCHAR", "the source's call type or service (e.g. PS, NW)"),
-        _c("entered_at", "TIMESTAMP", "UTC; when the queue visit (or the attempt) began",
-           nullable=False),
+        _c(
+            "entered_at",
+            "TIMESTAMP",
+            "UTC; when the queue visit (or the attempt) began",
+            nullable=False,
+        ),
         _c("answered_at", "TIMESTAMP", "UTC; when an agent (or the called party) answered"),
         _c("ended_at", "TIMESTAMP", "UTC; null while in progress"),
         _c("outcome", "VARCHAR", "see callkpi.model.Outcome", nullable=False),
@@ -174,8 +182,12 @@ AGENTS = Table(
     "agents",
     "The roster.",
     (
-        _c("agent", "VARCHAR", "the id the PBX logs (e.g. Agent/1001 or the member name)",
-           nullable=False),
+        _c(
+            "agent",
+            "VARCHAR",
+            "the id the PBX logs (e.g. Agent/1001 or the member name)",
+            nullable=False,
+        ),
         _c("name", "VARCHAR"),
         _c("team", "VARCHAR"),
         _c("supervisor", "VARCHAR"),
@@ -195,8 +207,9 @@ SCHEDULES = Table(
     "Planned activities per agent (the schedule adherence is measured against).",
     (
         _c("agent", "VARCHAR", nullable=False),
-        _c("activity", "VARCHAR", "work | break | lunch | training | meeting | ...",
-           nullable=False),
+        _c(
+            "activity", "VARCHAR", "work | break | lunch | training | meeting | ...", nullable=False
+        ),
         _c("start_at", "TIMESTAMP", nullable=False),
         _c("end_at", "TIMESTAMP", nullable=False),
         *LINEAGE,
@@ -346,8 +359,12 @@ COSTS = Table(
         _c("campaign", "VARCHAR"),
         _c("period_start", "DATE", nullable=False),
         _c("period_end", "DATE", nullable=False),
-        _c("category", "VARCHAR",
-           "salary | benefits | licences | telephony | rent | marketing | other", nullable=False),
+        _c(
+            "category",
+            "VARCHAR",
+            "salary | benefits | licences | telephony | rent | marketing | other",
+            nullable=False,
+        ),
         _c("amount", "DOUBLE", nullable=False),
         _c("currency", "VARCHAR"),
         *LINEAGE,
@@ -403,10 +420,18 @@ QUEUE_LOG_EVENTS = Table(
     "The journal of accepted Asterisk queue_log lines; calls and agent_states are built "
     "from it, so every number traces back to these lines.",
     (
-        _c("seq", "BIGINT", "load order, breaks ties between events of the same second",
-           nullable=False),
-        _c("event_key", "UBIGINT", "hash of the line's content, for idempotent loads",
-           nullable=False),
+        _c(
+            "seq",
+            "BIGINT",
+            "load order, breaks ties between events of the same second",
+            nullable=False,
+        ),
+        _c(
+            "event_key",
+            "UBIGINT",
+            "hash of the line's content, for idempotent loads",
+            nullable=False,
+        ),
         _c("time", "TIMESTAMP", "UTC", nullable=False),
         _c("callid", "VARCHAR", nullable=False),
         _c("queue", "VARCHAR", nullable=False),
@@ -427,8 +452,13 @@ INGEST_FILES = Table(
     (
         _c("source", "VARCHAR", nullable=False),
         _c("path", "VARCHAR", nullable=False),
-        _c("head_hash", "VARCHAR", "hash of the first bytes: a different file at the same path "
-           "(rotation) is read from the start", nullable=False),
+        _c(
+            "head_hash",
+            "VARCHAR",
+            "hash of the first bytes: a different file at the same path "
+            "(rotation) is read from the start",
+            nullable=False,
+        ),
         _c("byte_offset", "BIGINT", "end of the last complete line loaded", nullable=False),
         _c("lines_read", "BIGINT", nullable=False),
         _c("updated_at", "TIMESTAMP", nullable=False),

@@ -98,7 +98,9 @@ class Warehouse:
         )
         if not exists:
             return None
-        value = fetch_scalar(self.con, "SELECT value FROM callkpi_meta WHERE key = 'schema_version'")
+        value = fetch_scalar(
+            self.con, "SELECT value FROM callkpi_meta WHERE key = 'schema_version'"
+        )
         return int(value) if value is not None else None
 
     def _check_version(self) -> int | None:
@@ -114,7 +116,9 @@ class Warehouse:
         version = self._check_version()
         with self.transaction():
             if version is None:
-                self.con.execute("CREATE TABLE callkpi_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+                self.con.execute(
+                    "CREATE TABLE callkpi_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+                )
             else:
                 for step in range(version, SCHEMA_VERSION):
                     MIGRATIONS[step](self.con)
@@ -217,15 +221,17 @@ class Warehouse:
             changed = fetch_scalar(
                 con,
                 f'SELECT count(*) FROM {view} n WHERE EXISTS (SELECT 1 FROM "{table}" o '
-                f"WHERE {key_match}) AND NOT EXISTS (SELECT 1 FROM \"{table}\" o WHERE {same_row})",
+                f'WHERE {key_match}) AND NOT EXISTS (SELECT 1 FROM "{table}" o WHERE {same_row})',
             )
             if replace_changed and changed:
                 con.execute(
                     f'DELETE FROM "{table}" o WHERE EXISTS (SELECT 1 FROM {view} n '
                     f"WHERE {key_match})"
                 )
-                con.execute(f'INSERT INTO "{table}" ({col_list}) SELECT {col_list} FROM {view} n '
-                            f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" o WHERE {key_match})')
+                con.execute(
+                    f'INSERT INTO "{table}" ({col_list}) SELECT {col_list} FROM {view} n '
+                    f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" o WHERE {key_match})'
+                )
             else:
                 con.execute(
                     f'INSERT INTO "{table}" ({col_list}) SELECT {col_list} FROM {view} n '

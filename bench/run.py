@@ -1,0 +1,119 @@
+"""Benchmarks. Timings live here, never in unit tests.
+
+    python bench/run.py ingest [--lines 10000000] [--repeat 1]
+
+``ingest``: load a generated queue_log with ``callkpi ingest queue-log`` into a fresh
+warehouse (a separate process, so its peak memory is measured on its own), and, as the
+floor, DuckDB's own ``read_csv`` of the same file into a table. Prints a Markdown row
+for bench/README.md and writes the numbers to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate_queue_log import generate  # noqa: E402
+
+FLOOR = """
+import duckdb, sys, time
+con = duckdb.connect()
+columns = {f"c{i}": "VARCHAR" for i in range(12)}
+started = time.perf_counter()
+con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?, delim='|', header=false, "
+            "auto_detect=false, strict_mode=false, null_padding=true, quote='', escape='', "
+            "columns=" + repr(columns) + ")", [sys.argv[1]])
+elapsed = time.perf_counter() - started
+print(elapsed, con.execute("SELECT count(*) FROM t").fetchall()[0][0])
+"""
+
+
+def _child(cmd: list[str]) -> tuple[float, int, str]:
+    """Run ``cmd``; return wall seconds, its peak RSS in MB, and stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, max(peak_kb, before) // 1024, proc.stdout
+
+
+def bench_ingest(lines: int, repeat: int) -> dict[str, object]:
+    data = HERE / "data" / f"queue_log_{lines}"
+    if not data.exists():
+        print(f"generating {lines:,} lines ...", flush=True)
+        generate(lines, data)
+    size_mb = data.stat().st_size / 1e6
+    floors, runs = [], []
+    for _ in range(repeat):
+        _, _, out = _child([sys.executable, "-c", FLOOR, str(data)])
+        floors.append(float(out.split()[0]))
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "bench.duckdb"
+            elapsed, peak_mb, out = _child(
+                [
+                    sys.executable,
+                    "-m",
+                    "callkpi",
+                    "ingest",
+                    "queue-log",
+                    str(data),
+                    "--db",
+                    str(db),
+                    "--format",
+                    "json",
+                ]
+            )
+            report = json.loads(out)[0]
+            runs.append((elapsed, peak_mb, report))
+    floor = min(floors)
+    elapsed, peak_mb, report = min(runs, key=lambda r: r[0])
+    result = {
+        "lines": lines,
+        "file_mb": round(size_mb),
+        "floor_read_csv_s": round(floor, 2),
+        "ingest_s": round(elapsed, 2),
+        "lines_per_s": round(lines / elapsed),
+        "ratio_to_floor": round(elapsed / floor, 2),
+        "peak_rss_mb": peak_mb,
+        "loaded": report["loaded"],
+        "duplicates": report["duplicates"],
+        "rejected": report["rejected"],
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+    }
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / f"ingest_{lines}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(
+        f"| {lines:,} | {size_mb:,.0f} MB | {floor:.1f} s | {elapsed:.1f} s | "
+        f"{result['lines_per_s']:,} | {result['ratio_to_floor']}x | {peak_mb:,} MB |"
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="bench", required=True)
+    ingest = sub.add_parser("ingest", help="queue_log ingest vs DuckDB read_csv")
+    ingest.add_argument("--lines", type=int, default=10_000_000)
+    ingest.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    if args.bench == "ingest":
+        bench_ingest(args.lines, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
