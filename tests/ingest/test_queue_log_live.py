@@ -64,9 +64,7 @@ def _killed_ingest(db: Path, log: Path, kill_in_batch: int, batch_bytes: int) ->
 def _snapshot(wh: Warehouse) -> dict[str, list[tuple[object, ...]]]:
     return {
         "calls": wh.sql("SELECT * EXCLUDE (source_ref) FROM calls ORDER BY call_id, segment"),
-        "states": wh.sql(
-            "SELECT * EXCLUDE (source_ref) FROM agent_states ORDER BY agent, state, start_at"
-        ),
+        "states": wh.sql("SELECT * EXCLUDE (source_ref) FROM agent_states ORDER BY ALL"),
         "events": wh.sql("SELECT event_key FROM queue_log_events ORDER BY event_key"),
     }
 
