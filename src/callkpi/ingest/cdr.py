@@ -466,11 +466,11 @@ _SKIP_NOTES = {
 
 def ingest(wh: Warehouse, path: str | Path, options: IngestOptions) -> IngestReport:
     """Load the new rows of an Asterisk Master.csv (either layout) into ``calls``."""
-    timezones.zone(options.tz)
+    timezones.zone(options.zone)
     resolved = files.resolve(path)
     layout = detect_layout(resolved)
     key = mask_key(wh.con) if options.mask_callers else None
-    convert = _Converter(layout, options.tz, options.tenant, key)
+    convert = _Converter(layout, options.zone, options.tenant, key)
     read = tabular.read_new_text(wh, SOURCE, resolved)
     rows: Iterator[SourceRow] = tabular.csv_rows(resolved, read.text, read.first_line, ",")
     if key is not None:
@@ -488,7 +488,7 @@ def ingest(wh: Warehouse, path: str | Path, options: IngestOptions) -> IngestRep
         report.notes.append(f"layout: {layout}")
     for reason, count in sorted(convert.skipped.items()):
         report.notes.append(f"skipped as {_SKIP_NOTES[reason]}: {count}")
-    if options.tz == "UTC" and report.loaded + report.updated + report.duplicates:
+    if options.tz is None and report.loaded + report.updated + report.duplicates:
         report.notes.append("CDR times were read as UTC (pass --tz ZONE unless cdr.conf "
                             "has usegmtime=yes)")
     return report

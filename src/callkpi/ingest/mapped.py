@@ -1124,9 +1124,8 @@ def _columns(profile: Profile, path: Path, where: str) -> tuple[str, ...] | None
 
 
 def _time_zone(options: IngestOptions, profile: Profile) -> str:
-    # IngestOptions.tz defaults to "UTC", so UTC cannot tell "not given" from "--tz UTC";
-    # any other zone is an explicit --tz and overrides the profile's.
-    tz = options.tz if options.tz and options.tz != "UTC" else profile.time_zone
+    # An explicit --tz (UTC included) overrides the profile's zone.
+    tz = options.tz or profile.time_zone
     try:
         timezones.zone(tz)
     except timezones.TimeZoneError as exc:

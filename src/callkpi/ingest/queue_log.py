@@ -402,10 +402,10 @@ class _Batch:
         )
         if lo is None:
             return
-        offsets = timezones.offsets_from_local(self.options.tz, lo, hi)
+        offsets = timezones.offsets_from_local(self.options.zone, lo, hi)
         case = timezones.sql_offset_case('"time"', offsets)
         con.execute(f'UPDATE ql_rows SET "time" = "time" - to_seconds({case}) WHERE naive')
-        if self.options.tz == "UTC":
+        if self.options.tz is None:
             self.report.notes.append("naive date-times were read as UTC (pass --tz ZONE)")
 
     def quarantine(self) -> None:
@@ -813,7 +813,7 @@ def ingest(
 ) -> IngestReport:
     """Load the lines of a queue_log file not loaded before."""
     options = options or IngestOptions()
-    timezones.zone(options.tz)
+    timezones.zone(options.zone)
     resolved = files.resolve(path)
     layout = detect_layout(resolved)
     start = files.resume_point(wh.con, SOURCE, resolved)
@@ -846,7 +846,7 @@ def follow(
     replaced by rotation (different first bytes, or shorter) is read from its start.
     """
     options = options or IngestOptions()
-    timezones.zone(options.tz)
+    timezones.zone(options.zone)
     resolved = files.resolve(path)
     report = IngestReport(SOURCE, str(resolved))
     layout = detect_layout(resolved)

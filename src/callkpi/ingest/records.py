@@ -569,7 +569,7 @@ def _apply_dispositions(wh: Warehouse, call_ids: set[str]) -> None:
 def ingest(wh: Warehouse, path: str | Path, options: IngestOptions, table: str) -> IngestReport:
     """Load a CSV, JSON or JSON Lines file of canonical ``table`` rows."""
     spec = spec_for(table)
-    timezones.zone(options.tz)
+    timezones.zone(options.zone)
     resolved = files.resolve(path)
     source = f"{ROW_SOURCE}:{spec.table}"
     text = _read_text(resolved)
@@ -581,7 +581,7 @@ def ingest(wh: Warehouse, path: str | Path, options: IngestOptions, table: str) 
     found = _read_input(resolved, text)
     _check_columns(spec, found, resolved)
     mask = mask_key(wh.con) if options.mask_callers and "caller" in spec.model.by_name else None
-    maker = _RowMaker(spec, options.tz, options.tenant, mask)
+    maker = _RowMaker(spec, options.zone, options.tenant, mask)
     call_ids: set[str] | None = set() if spec.table in _CARRY_DISPOSITIONS else None
     report = load_rows(wh, source=source, path=resolved, rows=found.rows,
                        convert=_converter(spec, found, maker, call_ids), lines_read=lines,
