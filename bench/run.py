@@ -29,6 +29,7 @@ from generate_queue_log import generate  # noqa: E402
 FLOOR = """
 import duckdb, sys, time
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 columns = {f"c{i}": "VARCHAR" for i in range(12)}
 started = time.perf_counter()
 con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?, delim='|', header=false, "

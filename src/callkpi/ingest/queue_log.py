@@ -491,28 +491,69 @@ class _Batch:
 # -- rebuilding calls and agent states ----------------------------------------------------
 
 
+_OPENERS = events_with(Role.OPEN, Role.STANDALONE)
+_CLOSING = _FINALS + events_with(Role.TRAILING)
+# Answer and end events start a new visit when they follow an ended one; a second ABANDON
+# and LEAVEEMPTY never do (Asterisk and Wazo write them after the end of the same visit).
+_RESTARTS = tuple(
+    e
+    for e in events_with(Role.ANSWER, Role.END_ANSWERED, Role.END_UNANSWERED)
+    if e not in ("ABANDON", "LEAVEEMPTY")
+)
+
+
 def _visit_start_sql() -> str:
     """True where an event starts a new visit of its call (see the module docstring)."""
-    restart = tuple(
-        e
-        for e in events_with(Role.ANSWER, Role.END_ANSWERED, Role.END_UNANSWERED)
-        if e not in ("ABANDON", "LEAVEEMPTY")
-    )
-    closed = _in(_FINALS + events_with(Role.TRAILING))
     return f"""(prev_event IS NULL
-        OR event IN {_in(events_with(Role.OPEN, Role.STANDALONE))}
+        OR event IN {_in(_OPENERS)}
         OR queue IS DISTINCT FROM prev_queue
-        OR (prev_event IN {closed} AND event IN {_in(restart)}))"""
+        OR (prev_event IN {_in(_CLOSING)} AND event IN {_in(_RESTARTS)}))"""
 
 
-def _calls_sql(columns: str, with_dids: bool) -> str:
+def _visit_aggregates(order: str) -> str:
+    """The per-visit aggregates, each taking the first matching event by ``order``
+    (queue and tenant are the same for all events of a visit)."""
+    finals = _in(_FINALS)
+
+    def first(expr: str, where: str | None = None) -> str:
+        return f"arg_min({expr}, {order})" + (f" FILTER (WHERE {where})" if where else "")
+
+    return f"""
+        min(queue) AS queue,
+        max(tenant) AS tenant,
+        {first("source_file")} || ':' || {first("line_no")} AS source_ref,
+        min("time") AS first_time,
+        min("time") FILTER (WHERE event = 'ENTERQUEUE') AS enter_time,
+        {first("text", "event = 'ENTERQUEUE'")} AS caller,
+        {first("position", "event = 'ENTERQUEUE'")} AS enter_position,
+        {first('"time"', "event = 'CONNECT'")} AS connect_time,
+        {first("agent", "event = 'CONNECT'")} AS connect_agent,
+        {first("hold_s", "event = 'CONNECT'")} AS connect_hold,
+        {first("extra_s", "event = 'CONNECT'")} AS connect_ring,
+        {first("event", f"event IN {finals}")} AS final_event,
+        {first('"time"', f"event IN {finals}")} AS final_time,
+        {first("agent", f"event IN {finals}")} AS final_agent,
+        {first("hold_s", f"event IN {finals}")} AS end_hold,
+        {first("talk_s", f"event IN {finals}")} AS end_talk,
+        {first("wait_s", f"event IN {finals}")} AS end_wait,
+        {first("position", f"event IN {finals}")} AS end_origpos,
+        {first("text", f"event IN {finals}")} AS end_target,
+        bool_or(event = 'SYSCOMPAT') AS syscompat,
+        {first("extra_s", "event = 'WRAPUPSTART'")} AS acw_s"""
+
+
+def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str:
     """Rebuild the visits of the callids in ``ql_touched_calls`` from the journal.
 
     Each event's data fields are read into named numbers first (holdtime, calltime, ...
     by event type), so the per-visit aggregation only moves scalars around. Rings and
     AGENTDUMP never change a visit, so they are left out here (they feed agent_states).
+
+    Most calls are one visit: one opening event that comes first, one queue, and no
+    answer or end after the visit ended. Those are aggregated with a plain GROUP BY;
+    only the others go through the window functions that split a call into visits
+    (``force_window`` sends every call that way, to test that both agree).
     """
-    finals = _in(_FINALS)
     transfer_target = """CASE
         WHEN e.event IN ('TRANSFER', 'BLINDTRANSFER') THEN e.data[1] ||
              CASE WHEN coalesce(e.data[2], '') <> '' THEN '@' || e.data[2] ELSE '' END
@@ -526,11 +567,23 @@ def _calls_sql(columns: str, with_dids: bool) -> str:
         if with_dids
         else "LEFT JOIN (SELECT NULL AS did) d ON FALSE"
     )
+    simple = (
+        "FALSE"
+        if force_window
+        else f"""(
+          count(*) FILTER (WHERE event IN {_in(_OPENERS)}) = 1
+          AND min(queue) = max(queue)
+          AND min(k) FILTER (WHERE event IN {_in(_OPENERS)}) = min(k)
+          AND coalesce(max(k) FILTER (WHERE event IN {_in(_RESTARTS)})
+                       <= min(k) FILTER (WHERE event IN {_in(_CLOSING)}), TRUE))"""
+    )
     return f"""
     INSERT INTO calls ({columns})
     WITH ev AS (
       SELECT e.seq, e."time", e.callid, e.queue, e.agent, e.event, e.tenant,
              e.source_file, e.line_no,
+             -- (time, seq) as one number: seq stays far below 10^12
+             epoch_us(e."time")::HUGEINT * 1000000000000 + e.seq AS k,
              CASE WHEN e.event = 'CONNECT' THEN TRY_CAST(e.data[1] AS DOUBLE)
                   ELSE {_field_number("e.event", "e.data", "holdtime")} END AS hold_s,
              {_field_number("e.event", "e.data", "calltime")} AS talk_s,
@@ -544,40 +597,31 @@ def _calls_sql(columns: str, with_dids: bool) -> str:
       FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
       WHERE e.event IN {_in(_CALL_VISIT_EVENTS)}
     ),
+    whole_calls AS (
+      SELECT callid, 1 AS visit, {simple} AS simple, {_visit_aggregates("k")}
+      FROM ev GROUP BY callid
+    ),
     ordered AS (
       SELECT *, row_number() OVER w AS ord, lag(event) OVER w AS prev_event,
              lag(queue) OVER w AS prev_queue
-      FROM ev WINDOW w AS (PARTITION BY callid ORDER BY "time", seq)
+      FROM ev SEMI JOIN (SELECT callid FROM whole_calls WHERE NOT simple) USING (callid)
+      WINDOW w AS (PARTITION BY callid ORDER BY "time", seq)
     ),
     marked AS (
       SELECT *, sum(CASE WHEN {_visit_start_sql()} THEN 1 ELSE 0 END)
                   OVER (PARTITION BY callid ORDER BY ord ROWS UNBOUNDED PRECEDING) AS visit
       FROM ordered
     ),
+    split_visits AS (
+      SELECT callid, visit, {_visit_aggregates("ord")} FROM marked GROUP BY callid, visit
+    ),
     visits AS (
-      SELECT callid, visit,
-        arg_min(queue, ord) AS queue,
-        arg_min(tenant, ord) FILTER (WHERE tenant IS NOT NULL) AS tenant,
-        arg_min(source_file || ':' || line_no, ord) AS source_ref,
-        min("time") AS first_time,
-        min("time") FILTER (WHERE event = 'ENTERQUEUE') AS enter_time,
-        arg_min(text, ord) FILTER (WHERE event = 'ENTERQUEUE') AS caller,
-        arg_min(position, ord) FILTER (WHERE event = 'ENTERQUEUE') AS enter_position,
-        arg_min("time", ord) FILTER (WHERE event = 'CONNECT') AS connect_time,
-        arg_min(agent, ord) FILTER (WHERE event = 'CONNECT') AS connect_agent,
-        arg_min(hold_s, ord) FILTER (WHERE event = 'CONNECT') AS connect_hold,
-        arg_min(extra_s, ord) FILTER (WHERE event = 'CONNECT') AS connect_ring,
-        arg_min(event, ord) FILTER (WHERE event IN {finals}) AS final_event,
-        arg_min("time", ord) FILTER (WHERE event IN {finals}) AS final_time,
-        arg_min(agent, ord) FILTER (WHERE event IN {finals}) AS final_agent,
-        arg_min(hold_s, ord) FILTER (WHERE event IN {finals}) AS end_hold,
-        arg_min(talk_s, ord) FILTER (WHERE event IN {finals}) AS end_talk,
-        arg_min(wait_s, ord) FILTER (WHERE event IN {finals}) AS end_wait,
-        arg_min(position, ord) FILTER (WHERE event IN {finals}) AS end_origpos,
-        arg_min(text, ord) FILTER (WHERE event IN {finals}) AS end_target,
-        bool_or(event = 'SYSCOMPAT') AS syscompat,
-        arg_min(extra_s, ord) FILTER (WHERE event = 'WRAPUPSTART') AS acw_s
-      FROM marked GROUP BY callid, visit
+      SELECT * EXCLUDE (simple), NULL::TIMESTAMP AS next_start, NULL::VARCHAR AS next_queue
+      FROM whole_calls WHERE simple
+      UNION ALL BY NAME
+      SELECT *, lead(coalesce(enter_time, first_time)) OVER w AS next_start,
+             lead(queue) OVER w AS next_queue
+      FROM split_visits WINDOW w AS (PARTITION BY callid ORDER BY visit)
     ),
     dids AS (
       SELECT e.callid, e."time", e.data[1] AS did
@@ -585,12 +629,8 @@ def _calls_sql(columns: str, with_dids: bool) -> str:
       WHERE e.event = 'DID'
     ),
     linked AS (
-      SELECT v.*, d.did,
-        lead(coalesce(v.enter_time, v.first_time)) OVER w AS next_start,
-        lead(v.queue) OVER w AS next_queue,
-        v.final_event IN {answered_end} AS answered_end
+      SELECT v.*, d.did, v.final_event IN {answered_end} AS answered_end
       FROM visits v {did_join}
-      WINDOW w AS (PARTITION BY v.callid ORDER BY v.visit)
     ),
     timed AS (
       SELECT *,
@@ -642,13 +682,14 @@ _CALL_COLUMNS = (
     "transferred, transfer_kind, transfer_target, ended_by, source, source_ref"
 )
 
-_CALL_STATES_SQL = f"""
+# Ringing and wrap-up depend on their own event only: added once, for new events.
+_EVENT_STATES_SQL = f"""
 INSERT INTO agent_states
   (agent, queue, state, reason, call_id, start_at, end_at, source, source_ref)
 WITH ev AS (
-  SELECT e.* FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
-  WHERE e.event IN ('RINGNOANSWER', 'RINGCANCELED', 'CONNECT', 'AGENTDUMP', 'WRAPUPSTART')
-    AND coalesce(e.agent, '') NOT IN ('', 'NONE')
+  SELECT * FROM ql_new
+  WHERE event IN ('RINGNOANSWER', 'RINGCANCELED', 'CONNECT', 'AGENTDUMP', 'WRAPUPSTART')
+    AND coalesce(agent, '') NOT IN ('', 'NONE')
 )
 SELECT agent, queue, 'ringing',
        CASE event WHEN 'RINGNOANSWER' THEN 'noanswer' WHEN 'RINGCANCELED' THEN 'canceled'
@@ -657,13 +698,18 @@ SELECT agent, queue, 'ringing',
        "time" - to_seconds(coalesce(CASE event WHEN 'CONNECT' THEN TRY_CAST(data[3] AS DOUBLE)
                                           WHEN 'AGENTDUMP' THEN 0
                                           ELSE TRY_CAST(data[1] AS DOUBLE) / 1000 END, 0)),
-       "time", '{SOURCE}', source_file || ':' || line_no
+       "time", '{SOURCE}', $path || ':' || line_no
 FROM ev WHERE event <> 'WRAPUPSTART'
 UNION ALL
 SELECT agent, queue, 'wrapup', NULL, callid, "time",
-       "time" + to_seconds(TRY_CAST(data[1] AS DOUBLE)), '{SOURCE}', source_file || ':' || line_no
+       "time" + to_seconds(TRY_CAST(data[1] AS DOUBLE)), '{SOURCE}', $path || ':' || line_no
 FROM ev WHERE event = 'WRAPUPSTART'
-UNION ALL
+"""
+
+# Talking follows the visit (answer to end), so it is rebuilt with the calls.
+_TALKING_SQL = f"""
+INSERT INTO agent_states
+  (agent, queue, state, reason, call_id, start_at, end_at, source, source_ref)
 SELECT c.agent, c.queue, 'talking', NULL, c.call_id, c.answered_at, c.ended_at,
        c.source, c.source_ref
 FROM calls c SEMI JOIN ql_touched_calls t ON c.call_id = t.callid
@@ -671,8 +717,14 @@ WHERE c.source = '{SOURCE}' AND c.agent IS NOT NULL AND c.answered_at IS NOT NUL
 """
 
 
-def rebuild_calls(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild the calls and per-call agent states of the callids in ``ql_touched_calls``."""
+def add_event_states(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """The ringing and wrap-up intervals of the batch's new events (``ql_new``)."""
+    con.execute(_EVENT_STATES_SQL, {"path": str(path)})
+
+
+def rebuild_calls(con: duckdb.DuckDBPyConnection, *, force_window: bool = False) -> None:
+    """Rebuild the calls, and their talking states, of the callids in ``ql_touched_calls``
+    (``force_window``: split every call with the window path; for tests)."""
     con.execute(
         f"DELETE FROM calls WHERE source = '{SOURCE}' AND call_id IN "
         "(SELECT callid FROM ql_touched_calls)"
@@ -680,14 +732,13 @@ def rebuild_calls(con: duckdb.DuckDBPyConnection) -> None:
     with_dids = bool(
         fetch_scalar(con, "SELECT EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID')")
     )
-    con.execute(_calls_sql(_CALL_COLUMNS, with_dids))
+    con.execute(_calls_sql(_CALL_COLUMNS, with_dids, force_window))
     dispositions.apply(con, "ql_touched_calls", "callid")
     con.execute(
-        f"DELETE FROM agent_states WHERE source = '{SOURCE}' "
-        "AND state IN ('ringing', 'talking', 'wrapup') "
+        f"DELETE FROM agent_states WHERE source = '{SOURCE}' AND state = 'talking' "
         "AND call_id IN (SELECT callid FROM ql_touched_calls)"
     )
-    con.execute(_CALL_STATES_SQL)
+    con.execute(_TALKING_SQL)
 
 
 def rebuild_sessions(con: duckdb.DuckDBPyConnection) -> None:
@@ -761,6 +812,7 @@ def _load_chunk(
             if options.strict and batch.report.rejected_total:
                 raise _StrictReject()
             batch.journal()
+            add_event_states(con, path)
             rebuild_calls(con)
             rebuild_sessions(con)
             offset, lines = chunk.resume

@@ -82,6 +82,8 @@ class Warehouse:
             raise WarehouseError(f"cannot open warehouse {self.path}: {exc}") from exc
         self.con: duckdb.DuckDBPyConnection = self.ibis.con
         self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws its own progress bar on stdout for long queries: never in our output.
+        self.con.execute("SET enable_progress_bar = false")
         self._lock = threading.RLock()
         self._in_transaction = False
         if not read_only:
