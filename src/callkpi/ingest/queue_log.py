@@ -646,7 +646,10 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
       callid, visit, tenant, 'in', 'voice', queue,
       coalesce(connect_agent, CASE WHEN answered_end THEN final_agent END),
       caller, did, entered_at,
-      coalesce(connect_time, CASE WHEN answered_end THEN final_time - to_seconds(end_talk) END),
+      -- Without CONNECT the answer is the end minus the talk time; whole-second fields
+      -- that disagree with the timestamps must not put it before the visit began.
+      CASE WHEN connect_time IS NOT NULL THEN connect_time
+           WHEN answered_end THEN greatest(entered_at, final_time - to_seconds(end_talk)) END,
       CASE WHEN final_event IS NOT NULL THEN final_time
            WHEN next_start IS NOT NULL THEN next_start END,
       CASE WHEN syscompat THEN 'failed'

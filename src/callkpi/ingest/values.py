@@ -145,9 +145,16 @@ def to_date(field: str, value: object, formats: Sequence[str] = ()) -> dt.date |
         except ValueError:
             continue
     try:
-        return dt.date.fromisoformat(text[:10])
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:  # a date-time at midnight is a date too (many exports write dates that way)
+        moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise bad_value(field, value, "a date like 2026-10-01") from None
+    if moment.time() != dt.time(0):
+        raise bad_value(field, value, "a date like 2026-10-01 (this has a time of day)")
+    return moment.date()
 
 
 def convert(

@@ -118,7 +118,8 @@ CALLS = Table(
     "One row per call per queue visit (segment), inbound and outbound.",
     (
         _c("call_id", "VARCHAR", "the source's call id (Asterisk uniqueid)", nullable=False),
-        _c("segment", "INTEGER", "1, 2, ... per queue visit of the same call", nullable=False),
+        _c("segment", "INTEGER", "1, 2, ... per queue visit of the same call (CDR rows: a "
+           "stable number per CDR record of the call)", nullable=False),
         _c("tenant", "VARCHAR", "the client the call was handled for"),
         _c("site", "VARCHAR"),
         _c("region", "VARCHAR"),
@@ -149,7 +150,8 @@ CALLS = Table(
         _c("ivr_s", "DOUBLE", "time in the IVR before the queue"),
         _c("enter_position", "INTEGER", "position in the queue on entering it"),
         _c("transferred", "BOOLEAN", nullable=False),
-        _c("transfer_kind", "VARCHAR", "transfer | blind | attended"),
+        _c("transfer_kind", "VARCHAR", "transfer | blind | attended | inferred (the end was "
+           "lost and the call went on in another queue)"),
         _c("transfer_target", "VARCHAR", "extension@context, bridge:ID, app:NAME or a channel"),
         _c("escalated", "BOOLEAN", "null when the source does not say"),
         _c("ended_by", "VARCHAR", "caller | agent for answered calls"),
@@ -262,7 +264,7 @@ IVR_STEPS = Table(
         _c("result", "VARCHAR", "self_served | to_queue | hung_up (on the last step)"),
         *LINEAGE,
     ),
-    key=("call_id", "seq"),
+    key=("source", "call_id", "seq"),
 )
 
 DIALS = Table(
