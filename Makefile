@@ -23,7 +23,7 @@ env: $(VENV)/.synced
 
 ## The demo contact center: generate, ingest, print its KPIs.
 run: env
-	$(VENV)/bin/callkpi demo --db demo.duckdb
+	$(VENV)/bin/callkpi demo --db demo.duckdb --fresh
 
 ## The whole test suite.
 test: env

@@ -37,7 +37,7 @@ def test_offsets_from_utc_match_zoneinfo(zone: str, utc: dt.datetime) -> None:
 @given(zone=st.sampled_from(ZONES), local=moments)
 def test_offsets_from_local_follow_fold_zero(zone: str, local: dt.datetime) -> None:
     table = timezones.offsets_from_local(zone, local, local)
-    expected = local.replace(tzinfo=timezones.zone(zone)).utcoffset()  # fold=0
+    expected = local.replace(tzinfo=timezones.zone(zone), fold=0).utcoffset()
     assert table.offset_at(local) == expected.total_seconds()
 
 

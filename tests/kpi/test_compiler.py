@@ -98,7 +98,8 @@ def test_offered_is_the_sum_of_final_outcomes(center: Warehouse) -> None:
             "overflowed": 0,
             "closed": 0,
         },
-    ]  # sales offered 6 = 1+1+1+1+1 and the failed call; in_progress and outbound left out
+    ]  # sales offered 6 = 1+1+1+1+1 and the failed call; in_progress, outbound and the
+    # direct call (no queue) left out
 
 
 def test_by_agent_and_grain_hour(center: Warehouse) -> None:

@@ -292,6 +292,9 @@ def demo(
         "demo-data"
     ),
     serve: Annotated[bool, typer.Option(help="Start the server on the demo afterwards.")] = False,
+    fresh: Annotated[bool, typer.Option(
+        help="Delete the --db file first (otherwise the demo is added to it; the same seed "
+             "again adds nothing).")] = False,
 ) -> None:
     """Generate a realistic outsourced contact center and load it through the real adapters."""
     from callkpi.demo import build_demo
@@ -300,6 +303,9 @@ def demo(
         raise UserError("--days must be at least 1")
     if serve:
         raise UserError("--serve needs the server, which is not part of this release yet")
+    if fresh:
+        for stale in (db, db.with_name(db.name + ".wal")):
+            stale.unlink(missing_ok=True)
     with _open(db) as wh:
         reports = build_demo(wh, days=days, seed=seed, data_dir=data_dir)
         print_ingest_reports(reports, "table")

@@ -16,7 +16,7 @@ from callkpi.ingest.report import IngestReport
 
 # Piped output is not cut to 80 columns: a table is for reading whole.
 out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are never cut into lines
 
 FORMATS = ("table", "csv", "json")
 
