@@ -3,7 +3,7 @@
 The mix follows a busy inbound center: every call has an ENTERQUEUE; 80 % are answered
 (CONNECT, then COMPLETECALLER/COMPLETEAGENT, 4 % of those transferred), 14 % abandon,
 3 % time out, 2 % exit by key, 1 % are blocked; 0-2 RINGNOANSWER lines per call; agents
-log in and out of queues and pause with reasons. About 3.4 lines per call.
+log in and out of queues and pause with reasons. About 3.2 lines per call.
 
     python bench/generate_queue_log.py --lines 10000000 --out bench/data/queue_log_10m
 """
@@ -22,7 +22,7 @@ AGENTS = 400
 
 def generate(lines: int, out: Path, seed: int = 1) -> int:
     rng = np.random.default_rng(seed)
-    calls = int(lines / 3.45)
+    calls = int(lines / 3.1)  # about 3.2 lines a call; the stream is cut at `lines`
     span_s = max(calls // 40, 3600)  # ~40 calls a second across the center
     enter = np.sort(rng.integers(START_EPOCH, START_EPOCH + span_s, calls))
     queue = QUEUES[rng.integers(0, len(QUEUES), calls)]
@@ -49,11 +49,13 @@ def generate(lines: int, out: Path, seed: int = 1) -> int:
         ),
     )
     for k in (1, 2):
-        ring = rings >= k
+        # Ring k: another agent, 15 s each, only while the caller is still waiting.
+        ring = (rings >= k) & (wait > 15 * k)
+        ringer = np.char.add("Agent/", ((agent + k) % AGENTS).astype(str))
         add(
             ring,
-            enter + np.minimum(wait, 15 * k),
-            np.char.add(np.char.add(prefix, np.char.add("|", members)), "|RINGNOANSWER|15000"),
+            enter + 15 * k,
+            np.char.add(np.char.add(prefix, np.char.add("|", ringer)), "|RINGNOANSWER|15000"),
         )
     answered = fate < 0.80
     connect = np.char.add(np.char.add(prefix, np.char.add("|", members)), "|CONNECT|")

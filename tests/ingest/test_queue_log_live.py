@@ -22,16 +22,17 @@ from callkpi.ingest.options import IngestOptions
 from callkpi.store import Warehouse
 
 db, log, kill_in_batch, batch_bytes = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-rebuild, batches = queue_log.rebuild_sessions, []
+target = sys.argv[5]
+rebuild, batches = getattr(queue_log, target), []
 
-def rebuild_then_die(con):
+def rebuild_then_die(con, **kwargs):
     # Inside the batch's transaction: events journaled, calls rebuilt, not committed.
+    rebuild(con, **kwargs)
     batches.append(1)
     if len(batches) == kill_in_batch:
         os.kill(os.getpid(), signal.SIGKILL)
-    rebuild(con)
 
-queue_log.rebuild_sessions = rebuild_then_die
+setattr(queue_log, target, rebuild_then_die)
 queue_log.ingest(Warehouse(db), log, IngestOptions(batch_bytes=batch_bytes))
 """
 
@@ -50,10 +51,13 @@ def _log(path: Path, calls: int) -> Path:
     return path
 
 
-def _killed_ingest(db: Path, log: Path, kill_in_batch: int, batch_bytes: int) -> int:
+def _killed_ingest(db: Path, log: Path, kill_in_batch: int, batch_bytes: int,
+                   target: str = "rebuild_calls") -> int:
+    """Ingest in another process that SIGKILLs itself in its n-th call of ``target``."""
     env = dict(os.environ, PYTHONPATH=str(Path(queue_log.__file__).parents[2]))
     proc = subprocess.run(
-        [sys.executable, "-c", KILLER, str(db), str(log), str(kill_in_batch), str(batch_bytes)],
+        [sys.executable, "-c", KILLER, str(db), str(log), str(kill_in_batch), str(batch_bytes),
+         target],
         env=env,
         capture_output=True,
         timeout=120,
@@ -105,6 +109,24 @@ def test_killed_in_a_later_batch_keeps_whole_batches_and_resumes(tmp_path: Path)
     with Warehouse(tmp_path / "clean.duckdb") as clean:
         queue_log.ingest(clean, log)
         assert _snapshot(clean) == after_crash
+
+
+def test_killed_while_rebuilding_sessions_leaves_them_for_the_next_run(tmp_path: Path) -> None:
+    log = _log(tmp_path / "queue_log", calls=5)
+    db = tmp_path / "w.duckdb"
+    # The batches commit, then the process dies rebuilding the agents' sessions.
+    assert _killed_ingest(db, log, kill_in_batch=1, batch_bytes=1 << 20,
+                          target="rebuild_sessions") == -9
+    with Warehouse(db) as wh:
+        assert wh.count("queue_log_events") == 18
+        assert wh.count("agent_states", "state = 'paused'") == 0
+        assert wh.sql("SELECT agent FROM pending_agent_states ORDER BY agent") == [
+            ("Agent/0",), ("Agent/1",), ("Agent/2",)]
+        other = tmp_path / "other_queue_log"
+        other.write_text("")
+        queue_log.ingest(wh, other)  # any later ingest settles what was left
+        assert wh.count("pending_agent_states") == 0
+        assert wh.count("agent_states", "state = 'paused' AND queue IS NULL") == 3
 
 
 def test_follow_loads_lines_as_they_are_written(tmp_path: Path) -> None:

@@ -114,8 +114,11 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files to load.")],
     db: DbOption = DEFAULT_DB,
     tenant: Annotated[str | None, typer.Option(help="The client these records belong to.")] = None,
-    tz: Annotated[str | None, typer.Option(
-        "--tz", help="IANA zone of the source's naive times (default UTC, or the profile's).")] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="IANA zone of the source's naive times (default UTC, or "
+                                  "the mapping profile's)."),
+    ] = None,
     mapping: Annotated[Path | None, typer.Option(help="Mapping profile (ingest mapped).")] = None,
     follow: Annotated[bool, typer.Option(help="Keep reading a queue_log as it grows.")] = False,
     idle_timeout: Annotated[

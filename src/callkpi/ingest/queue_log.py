@@ -505,23 +505,26 @@ _RESTARTS = tuple(
 def _visit_start_sql() -> str:
     """True where an event starts a new visit of its call (see the module docstring)."""
     return f"""(prev_event IS NULL
-        OR event IN {_in(_OPENERS)}
+        OR is_opener
         OR queue IS DISTINCT FROM prev_queue
-        OR (prev_event IN {_in(_CLOSING)} AND event IN {_in(_RESTARTS)}))"""
+        OR (prev_event IN {_in(_CLOSING)} AND is_restart))"""
 
 
-def _visit_aggregates(order: str) -> str:
-    """The per-visit aggregates, each taking the first matching event by ``order``
-    (queue and tenant are the same for all events of a visit)."""
-    finals = _in(_FINALS)
+def _visit_aggregates(order: str | None) -> str:
+    """The per-visit aggregates, each taking the first matching event by ``order``; with
+    ``order`` None each filter matches at most one event, so plain ``max`` does (faster).
+    Queue and tenant are the same for all events of a visit."""
 
     def first(expr: str, where: str | None = None) -> str:
-        return f"arg_min({expr}, {order})" + (f" FILTER (WHERE {where})" if where else "")
+        agg = f"arg_min({expr}, {order})" if order else f"max({expr})"
+        return agg + (f" FILTER (WHERE {where})" if where else "")
 
+    opener = "is_opener"
     return f"""
         min(queue) AS queue,
         max(tenant) AS tenant,
-        {first("source_file")} || ':' || {first("line_no")} AS source_ref,
+        {first("source_file", None if order else opener)} || ':' ||
+          {first("line_no", None if order else opener)} AS source_ref,
         min("time") AS first_time,
         min("time") FILTER (WHERE event = 'ENTERQUEUE') AS enter_time,
         {first("text", "event = 'ENTERQUEUE'")} AS caller,
@@ -530,14 +533,14 @@ def _visit_aggregates(order: str) -> str:
         {first("agent", "event = 'CONNECT'")} AS connect_agent,
         {first("hold_s", "event = 'CONNECT'")} AS connect_hold,
         {first("extra_s", "event = 'CONNECT'")} AS connect_ring,
-        {first("event", f"event IN {finals}")} AS final_event,
-        {first('"time"', f"event IN {finals}")} AS final_time,
-        {first("agent", f"event IN {finals}")} AS final_agent,
-        {first("hold_s", f"event IN {finals}")} AS end_hold,
-        {first("talk_s", f"event IN {finals}")} AS end_talk,
-        {first("wait_s", f"event IN {finals}")} AS end_wait,
-        {first("position", f"event IN {finals}")} AS end_origpos,
-        {first("text", f"event IN {finals}")} AS end_target,
+        {first("event", "is_final")} AS final_event,
+        {first('"time"', "is_final")} AS final_time,
+        {first("agent", "is_final")} AS final_agent,
+        {first("hold_s", "is_final")} AS end_hold,
+        {first("talk_s", "is_final")} AS end_talk,
+        {first("wait_s", "is_final")} AS end_wait,
+        {first("position", "is_final")} AS end_origpos,
+        {first("text", "is_final")} AS end_target,
         bool_or(event = 'SYSCOMPAT') AS syscompat,
         {first("extra_s", "event = 'WRAPUPSTART'")} AS acw_s"""
 
@@ -567,15 +570,19 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
         if with_dids
         else "LEFT JOIN (SELECT NULL AS did) d ON FALSE"
     )
+    # One visit, and at most one event of each kind the aggregates pick from.
     simple = (
         "FALSE"
         if force_window
-        else f"""(
-          count(*) FILTER (WHERE event IN {_in(_OPENERS)}) = 1
+        else """(
+          count(*) FILTER (WHERE is_opener) = 1
           AND min(queue) = max(queue)
-          AND min(k) FILTER (WHERE event IN {_in(_OPENERS)}) = min(k)
-          AND coalesce(max(k) FILTER (WHERE event IN {_in(_RESTARTS)})
-                       <= min(k) FILTER (WHERE event IN {_in(_CLOSING)}), TRUE))"""
+          AND min(k) FILTER (WHERE is_opener) = min(k)
+          AND count(*) FILTER (WHERE event = 'CONNECT') <= 1
+          AND count(*) FILTER (WHERE is_final) <= 1
+          AND count(*) FILTER (WHERE event = 'WRAPUPSTART') <= 1
+          AND coalesce(max(k) FILTER (WHERE is_restart)
+                       <= min(k) FILTER (WHERE is_closing), TRUE))"""
     )
     return f"""
     INSERT INTO calls ({columns})
@@ -584,6 +591,8 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
              e.source_file, e.line_no,
              -- (time, seq) as one number: seq stays far below 10^12
              epoch_us(e."time")::HUGEINT * 1000000000000 + e.seq AS k,
+             e.event IN {_in(_OPENERS)} AS is_opener, e.event IN {_in(_FINALS)} AS is_final,
+             e.event IN {_in(_RESTARTS)} AS is_restart, e.event IN {_in(_CLOSING)} AS is_closing,
              CASE WHEN e.event = 'CONNECT' THEN TRY_CAST(e.data[1] AS DOUBLE)
                   ELSE {_field_number("e.event", "e.data", "holdtime")} END AS hold_s,
              {_field_number("e.event", "e.data", "calltime")} AS talk_s,
@@ -598,7 +607,7 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
       WHERE e.event IN {_in(_CALL_VISIT_EVENTS)}
     ),
     whole_calls AS (
-      SELECT callid, 1 AS visit, {simple} AS simple, {_visit_aggregates("k")}
+      SELECT callid, 1 AS visit, {simple} AS simple, {_visit_aggregates(None)}
       FROM ev GROUP BY callid
     ),
     ordered AS (
@@ -796,6 +805,23 @@ def rebuild_sessions(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("ql_session_rows")
 
 
+def settle_sessions(wh: Warehouse) -> int:
+    """Rebuild the sessions of the agents batches marked as pending, in one transaction;
+    returns how many agents. Runs after the batches of an ingest (and before, for any
+    left by an ingest that crashed)."""
+    with wh.transaction() as con:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ql_touched_agents AS
+            SELECT agent FROM pending_agent_states WHERE source = '{SOURCE}'"""
+        )
+        agents = fetch_scalar(con, "SELECT count(*) FROM ql_touched_agents")
+        if agents:
+            rebuild_sessions(con)
+            con.execute(f"DELETE FROM pending_agent_states WHERE source = '{SOURCE}'")
+        con.execute("DROP TABLE ql_touched_agents")
+    return int(agents)
+
+
 # -- public API ---------------------------------------------------------------------------
 
 
@@ -817,7 +843,12 @@ def _load_chunk(
             batch.journal()
             add_event_states(con, path)
             rebuild_calls(con)
-            rebuild_sessions(con)
+            con.execute(
+                f"""INSERT INTO pending_agent_states
+                SELECT DISTINCT '{SOURCE}', agent FROM ql_touched_agents t
+                WHERE NOT EXISTS (SELECT 1 FROM pending_agent_states p
+                                  WHERE p.source = '{SOURCE}' AND p.agent = t.agent)"""
+            )
             offset, lines = chunk.resume
             files.save_state(con, SOURCE, path, files.FileState(head_hash, offset, lines))
             wh.record_batch(
@@ -874,14 +905,18 @@ def ingest(
     start = files.resume_point(wh.con, SOURCE, resolved)
     total = resolved.stat().st_size
     report = IngestReport(SOURCE, str(resolved))
-    for chunk in files.read_chunks(resolved, start, batch_bytes=options.batch_bytes):
-        try:
-            report.merge(_load_chunk(wh, resolved, layout, options, chunk, start.head_hash))
-        except StrictRejected as exc:
-            report.merge(exc.report)
-            raise StrictRejected(report) from None
-        if progress:
-            progress(chunk.end_offset, total)
+    settle_sessions(wh)
+    try:
+        for chunk in files.read_chunks(resolved, start, batch_bytes=options.batch_bytes):
+            try:
+                report.merge(_load_chunk(wh, resolved, layout, options, chunk, start.head_hash))
+            except StrictRejected as exc:
+                report.merge(exc.report)
+                raise StrictRejected(report) from None
+            if progress:
+                progress(chunk.end_offset, total)
+    finally:
+        settle_sessions(wh)
     return report
 
 
@@ -916,6 +951,7 @@ def follow(
         ):
             got = True
             batch = _load_chunk(wh, resolved, layout, options, chunk, start.head_hash)
+            settle_sessions(wh)
             report.merge(batch)
             if on_batch:
                 on_batch(batch)

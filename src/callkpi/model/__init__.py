@@ -468,6 +468,18 @@ INGEST_FILES = Table(
     key=("source", "path"),
 )
 
+PENDING_AGENT_STATES = Table(
+    "pending_agent_states",
+    "Agents whose sessions must be rebuilt: written with each batch, cleared when the "
+    "rebuild commits (once per ingest run, not per batch; a crash in between leaves them "
+    "for the next run).",
+    (
+        _c("source", "VARCHAR", nullable=False),
+        _c("agent", "VARCHAR", nullable=False),
+    ),
+    key=("source", "agent"),
+)
+
 INGEST_BATCHES = Table(
     "ingest_batches",
     "One row per committed ingest batch.",
@@ -508,6 +520,7 @@ TABLES: dict[str, Table] = {
         QUEUE_LOG_EVENTS,
         INGEST_FILES,
         INGEST_BATCHES,
+        PENDING_AGENT_STATES,
     )
 }
 
