@@ -25,8 +25,10 @@ env: $(VENV)/.synced
 run: env
 	$(VENV)/bin/callkpi demo --db demo.duckdb --fresh
 
-## The whole test suite.
+## The whole test suite (and the linters: main stays clean).
 test: env
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 lint: env
