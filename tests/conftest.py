@@ -9,7 +9,7 @@ import pytest
 
 from callkpi.store import Warehouse
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data").resolve()
 
 
 @pytest.fixture
