@@ -105,7 +105,7 @@ def test_strict_exits_1_and_loads_nothing(tmp_path: Path) -> None:
 def test_kpis_catalog(tmp_path: Path) -> None:
     listed = run("kpis", "list", "--format", "json")
     ids = [k["id"] for k in json.loads(listed.stdout)]
-    assert ids[:3] == ["offered", "answered", "abandoned"]
+    assert {"offered", "answered", "abandoned", "service_level", "nps", "cac"} <= set(ids)
     shown = run("kpis", "show", "abandoned", "--format", "json")
     assert json.loads(shown.stdout)[0]["unit"] == "count"
     assert run("kpis", "show", "nope").returncode == 1

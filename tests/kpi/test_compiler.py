@@ -6,8 +6,7 @@ import datetime as dt
 
 import pytest
 
-from callkpi.kpi import Compiler, KpiQuery, QueryError, run_query
-from callkpi.kpi.definitions import parse_catalog
+from callkpi.kpi import KpiQuery, QueryError, run_query
 from callkpi.store import Warehouse, arrow_rows
 
 OUTCOMES = (
@@ -110,9 +109,7 @@ def test_by_agent_and_grain_hour(center: Warehouse) -> None:
     assert rows == [
         {"agent": "Agent/1", "period_start": "2026-10-01T09:00:00+00:00", "answered": 1},
         {"agent": "Agent/2", "period_start": "2026-10-01T09:00:00+00:00", "answered": 1},
-        {"agent": None, "period_start": "2026-10-01T09:00:00+00:00", "answered": 0},
-        {"agent": None, "period_start": "2026-10-01T10:00:00+00:00", "answered": 0},
-    ]
+    ]  # rows no measure counts (abandoned calls have no agent) are not groups at all
 
 
 def test_15_and_30_minute_buckets(center: Warehouse) -> None:
@@ -200,25 +197,6 @@ def test_week_month_quarter_year(center: Warehouse) -> None:
 
 
 def test_ratio_divides_sums_and_gives_null_on_zero(wh: Warehouse) -> None:
-    catalog = parse_catalog(
-        [
-            {
-                "kpis": [
-                    {
-                        "id": "answer_share",
-                        "type": "ratio",
-                        "numerator": "answered",
-                        "denominator": "offered",
-                        "name": "n",
-                        "definition": "d",
-                        "formula": "answered / offered",
-                        "unit": "ratio",
-                        "direction": "higher_is_better",
-                    }
-                ]
-            }
-        ]
-    )
     day = dt.datetime(2026, 10, 1, 9)
     _load(
         wh,
@@ -229,8 +207,8 @@ def test_ratio_divides_sums_and_gives_null_on_zero(wh: Warehouse) -> None:
             _call("4", day, "in_progress", "q2"),
         ],
     )
-    rows = Compiler(wh, catalog=catalog).run(KpiQuery(kpis=("answer_share",), by=("queue",))).rows
-    assert rows == [{"queue": "q1", "answer_share": 2 / 3}, {"queue": "q2", "answer_share": None}]
+    rows = run_query(wh, KpiQuery(kpis=("answer_rate",), by=("queue",))).rows
+    assert rows == [{"queue": "q1", "answer_rate": 2 / 3}, {"queue": "q2", "answer_rate": None}]
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,16 @@ from callkpi.ingest.options import IngestOptions
 from callkpi.ingest.report import IngestError, IngestReport
 from callkpi.ingest.tabular import Canonical, SourceRow, ingest_delimited
 from callkpi.ingest.values import RowError
-from callkpi.model import LINEAGE, TABLES, AgentState, Column, Direction, Outcome, Table
+from callkpi.model import (
+    LINEAGE,
+    LOADABLE_TABLES,
+    TABLES,
+    AgentState,
+    Column,
+    Direction,
+    Outcome,
+    Table,
+)
 from callkpi.store import Warehouse
 
 SOURCE_PREFIX = "mapped:"
@@ -599,7 +608,6 @@ def compile_expression(text: str) -> Expression:
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 DELIMITER_NAMES = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
-INTERNAL_TABLES = ("quarantine", "queue_log_events", "ingest_files", "ingest_batches")
 LINEAGE_COLUMNS = tuple(c.name for c in LINEAGE)
 MODEL_ENUMERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("calls", "direction"): tuple(d.value for d in Direction),
@@ -685,7 +693,7 @@ class Target(_Strict):
     @field_validator("table")
     @classmethod
     def _known_table(cls, table: str) -> str:
-        loadable = [t for t in TABLES if t not in INTERNAL_TABLES]
+        loadable = list(LOADABLE_TABLES)
         if table not in loadable:
             raise ValueError(f"unknown table {table!r}; expected one of: {', '.join(loadable)}")
         return table

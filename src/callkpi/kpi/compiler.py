@@ -1,29 +1,57 @@
-"""KPI queries: from a :class:`KpiQuery` to an Ibis expression, and to result rows.
+"""KPI queries: from a :class:`KpiQuery` to one Ibis expression, and to result rows.
 
-The compiler groups the requested KPIs' measures by table, builds one aggregate per
-table (time range, dimension filters, buckets and ``--by`` keys), joins them on the keys
-when KPIs span tables, and computes each KPI from its measures last: a ratio divides
-sums at the requested grain and gives null, never 0 or an error, on a zero denominator.
+The compiler collects the measures of the requested KPIs (and of the KPIs they refer
+to), groups them by table and by how the table sits in time, and builds one aggregate
+per group with the query's keys (bucket, offset, ``--by`` dimensions):
+
+* point measures: rows are placed in a bucket by an expression on their time column;
+* interval measures: spans are clipped to the queried range and cut along the listed
+  buckets (:mod:`callkpi.kpi.calendar`), so time is split exactly across boundaries.
+
+The aggregates are joined on the keys, and each KPI is computed from its measures last:
+a ratio divides sums at the requested grain, and a zero denominator gives null.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from callkpi import timezones
-from callkpi.kpi import buckets
-from callkpi.kpi.definitions import Catalog, CountKpi, RatioKpi, SumKpi, builtin_catalog
-from callkpi.kpi.semantic import DERIVED_DIMENSIONS, Filter, Measure, SemanticModel, semantic_model
+from callkpi.kpi import buckets, calendar, formula
+from callkpi.kpi.definitions import (
+    PERIOD_S,
+    Catalog,
+    CountKpi,
+    DerivedKpi,
+    MeanKpi,
+    ParamValue,
+    PeakKpi,
+    PercentileKpi,
+    RatioKpi,
+    ShareKpi,
+    SumKpi,
+    builtin_catalog,
+)
+from callkpi.kpi.semantic import (
+    DERIVED_DIMENSIONS,
+    Filter,
+    Measure,
+    SemanticModel,
+    TableModel,
+    semantic_model,
+)
+from callkpi.model import TABLES
 from callkpi.store import Warehouse
 
 BUCKET = "_bucket"
 OFFSET = "_offset_s"
+PERIOD = "_period_s"
 
 
 class QueryError(ValueError):
@@ -41,7 +69,7 @@ class KpiQuery:
     """Exclusive. Naive means wall time in ``tz``."""
     tz: str = "UTC"
     where: tuple[tuple[str, str], ...] = ()
-    params: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,46 +87,17 @@ def _utc(value: dt.datetime | None, tz: str) -> dt.datetime | None:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def _condition(t: ir.Table, f: Filter, params: Mapping[str, float]) -> ir.BooleanValue:
-    col = t[f.column]
-    if f.op == "is null":
-        return col.isnull()
-    if f.op == "is not null":
-        return col.notnull()
-    if f.param is not None:
-        if f.param not in params:
-            raise QueryError(f"filter on {f.column} needs parameter {f.param}, which has no value")
-        value: Any = params[f.param]
-    else:
-        value = f.value
-    ops = {
-        "=": lambda: col == value,
-        "!=": lambda: col != value,
-        "in": lambda: col.isin(value),
-        "not in": lambda: ~col.isin(value),
-        "<": lambda: col < value,
-        "<=": lambda: col <= value,
-        ">": lambda: col > value,
-        ">=": lambda: col >= value,
-    }
-    return ops[f.op]()
+@dataclass
+class _Plan:
+    """What one query needs, resolved and checked."""
 
-
-def _measure_expr(t: ir.Table, m: Measure, params: Mapping[str, float]) -> ir.Scalar:
-    where = None
-    for f in m.filters:
-        cond = _condition(t, f, params)
-        where = cond if where is None else where & cond
-    if m.agg == "count":
-        return t.count(where=where)
-    col = t[m.column]
-    if m.agg == "sum":
-        return col.sum(where=where)
-    if m.agg == "min":
-        return col.min(where=where)
-    if m.agg == "max":
-        return col.max(where=where)
-    return col.nunique(where=where)
+    query: KpiQuery
+    kpis: list[Any]
+    params: dict[str, ParamValue]
+    measures: dict[str, Measure]
+    start: dt.datetime | None
+    end: dt.datetime | None
+    keys: list[str] = field(default_factory=list)
 
 
 class Compiler:
@@ -112,9 +111,9 @@ class Compiler:
         self.catalog = catalog or builtin_catalog()
         self.semantic = semantic or semantic_model()
 
-    # -- validation -----------------------------------------------------------------------
+    # -- planning -------------------------------------------------------------------------
 
-    def _resolve(self, query: KpiQuery) -> tuple[list[Any], dict[str, list[Measure]]]:
+    def _plan(self, query: KpiQuery) -> _Plan:
         if not query.kpis:
             raise QueryError("no KPI asked for; `callkpi kpis list` shows the catalog")
         if query.grain not in buckets.GRAINS:
@@ -122,121 +121,467 @@ class Compiler:
                 f"unknown grain {query.grain!r}; expected one of {', '.join(buckets.GRAINS)}"
             )
         timezones.zone(query.tz)
-        kpis = []
-        for kpi_id in query.kpis:
-            try:
-                kpis.append(self.catalog[kpi_id])
-            except KeyError as exc:
-                raise QueryError(str(exc.args[0])) from None
-        by_table: dict[str, list[Measure]] = {}
+        try:
+            kpis = self.catalog.closure(query.kpis)
+        except KeyError as exc:
+            raise QueryError(str(exc.args[0])) from None
+        params = self._params(kpis, query.params)
+        measures: dict[str, Measure] = {}
         for kpi in kpis:
-            for name in kpi.measures():
-                m = self.semantic.measure(name)
-                if all(x.name != name for x in by_table.get(m.table, [])):
-                    by_table.setdefault(m.table, []).append(m)
-        for table in by_table:
-            dims = self.semantic.dimensions(table)
-            for dim in (*query.by, *(d for d, _ in query.where)):
-                if dim not in dims:
+            if isinstance(kpi, RatioKpi) and kpi.variant_param:
+                chosen = kpi.pick(params)
+                names: Sequence[str] = [
+                    *formula.parse(chosen.numerator).names,
+                    *formula.parse(chosen.denominator).names,
+                ]
+            else:
+                names = kpi.measures()
+            for name in names:
+                if name not in self.semantic.measures:
+                    raise QueryError(f"KPI {kpi.id}: unknown measure {name!r}")
+                measures[name] = self.semantic.measure(name)
+        dims = (*query.by, *(d for d, _ in query.where))
+        for m in measures.values():
+            available = self.semantic.dimensions(m.table)
+            for dim in dims:
+                if dim not in available:
+                    users = [k.id for k in kpis if m.name in k.measures()] or [m.name]
                     raise QueryError(
-                        f"dimension {dim!r} is not available for {table}; "
-                        f"expected one of {', '.join(dims)}"
+                        f"dimension {dim!r} is not available for {', '.join(users)} "
+                        f"(table {m.table}); expected one of {', '.join(available)}"
                     )
-        return kpis, by_table
+        start, end = _utc(query.start, query.tz), _utc(query.end, query.tz)
+        return _Plan(query, kpis, params, measures, start, end)
 
-    def _params(self, kpis: Sequence[Any], overrides: Mapping[str, float]) -> dict[str, float]:
-        params: dict[str, float] = {}
+    def _params(
+        self, kpis: Sequence[Any], overrides: Mapping[str, ParamValue]
+    ) -> dict[str, ParamValue]:
+        params: dict[str, ParamValue] = {}
         for kpi in kpis:
             params.update(kpi.params)
         unknown = [p for p in overrides if p not in params]
         if unknown:
             known = ", ".join(sorted(params)) or "none"
             raise QueryError(f"unknown parameter {unknown[0]!r} for these KPIs (known: {known})")
-        params.update(overrides)
+        for name, value in overrides.items():
+            default = params[name]
+            if isinstance(default, float | int) and not isinstance(value, float | int):
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise QueryError(f"parameter {name} = {value!r}: expected a number") from None
+            params[name] = value
+        for kpi in kpis:
+            if isinstance(kpi, RatioKpi) and kpi.variant_param:
+                try:
+                    kpi.pick(params)
+                except ValueError as exc:
+                    raise QueryError(str(exc)) from None
         return params
 
-    # -- compilation ----------------------------------------------------------------------
+    # -- building blocks ------------------------------------------------------------------
 
-    def _time_range(
-        self, table: str, time_col: str, start: dt.datetime | None, end: dt.datetime | None
-    ) -> tuple[dt.datetime, dt.datetime]:
-        if start is not None and end is not None:
-            return start, end
-        lo, hi = self.wh.sql(f'SELECT min("{time_col}"), max("{time_col}") FROM "{table}"')[0]
-        now = dt.datetime(2000, 1, 1)
-        return start or lo or now, end or hi or now
+    def _table(self, model: TableModel, needed: set[str]) -> ir.Table:
+        """The table with its computed columns and the joined dimensions in ``needed``
+        (next-contact columns only when needed: they take a window over the table)."""
+        t = self.wh.table(model.table)
+        if model.computed:
+            columns = {c: t[c] for c in t.columns}
 
-    def _table_aggregate(
-        self, table: str, measures: Sequence[Measure], query: KpiQuery, params: Mapping[str, float]
+            def resolve(name: str) -> ir.Value:
+                return columns[name]
+
+            t = t.mutate(
+                **{
+                    name: formula.to_ibis(formula.parse(text), resolve)
+                    for name, text in model.computed.items()
+                }
+            )
+        for name, spec in model.next_contact.items():
+            if name not in needed:
+                continue
+            # Over all rows (before any time filter): the next contact may be after the range.
+            eligible = self._where(
+                t, [*spec.filters, Filter(column=spec.key, op="is not null")], {}
+            )
+            ts = t[model.time]
+            window = ibis.window(group_by=[t[spec.key], eligible], order_by=[ts])
+            following = ts.lead().over(window)
+            days = following.delta(ts, unit="millisecond").cast("float64") / 86_400_000.0
+            t = t.mutate(**{name: ibis.ifelse(eligible, days, ibis.null("float64"))})
+        joined = model.joined_dimensions()
+        for join in {j.table: j for d, j in joined.items() if d in needed}.values():
+            dims = [d for d in join.dimensions if d in needed and d in joined]
+            other = self.wh.table(join.table).select(
+                **{"_join_key": join.key}, **{d: d for d in dims}
+            )
+            t = t.left_join(other, t[join.key] == other["_join_key"]).drop("_join_key")
+        return t
+
+    def _ts(
+        self,
+        t: ir.Table,
+        model: TableModel,
+        column: str,
+        tz: str,
+        range_: tuple[dt.datetime, dt.datetime],
+        *,
+        inclusive_end: bool = False,
+    ) -> ir.Value:
+        """A column as naive UTC; a DATE is the start of that local day in ``tz`` (the end
+        of it when ``inclusive_end``)."""
+        col = t[column]
+        if TABLES[model.table].by_name[column].type != "DATE":
+            return col
+        local = col.cast("timestamp")
+        if inclusive_end:
+            local = local + ibis.interval(days=1)
+        table = timezones.offsets_from_local(
+            tz, range_[0] - dt.timedelta(days=400), range_[1] + dt.timedelta(days=400)
+        )
+        offset = (
+            ibis.cases(
+                *(
+                    (local < ibis.timestamp(b), o)
+                    for b, o in zip(table.boundaries, table.offsets_s, strict=False)
+                ),
+                else_=table.offsets_s[-1],
+            )
+            if table.boundaries
+            else ibis.literal(table.offsets_s[0])
+        )
+        return local - offset.as_interval("s")
+
+    def _condition(
+        self, t: ir.Table, f: Filter, params: Mapping[str, ParamValue]
+    ) -> ir.BooleanValue:
+        col = t[f.column]
+        if f.op == "is null":
+            return col.isnull()
+        if f.op == "is not null":
+            return col.notnull()
+        value = params[f.param] if f.param is not None else f.value
+        ops = {
+            "=": lambda: col == value,
+            "!=": lambda: col != value,
+            "in": lambda: col.isin(value),
+            "not in": lambda: ~col.isin(value),
+            "<": lambda: col < value,
+            "<=": lambda: col <= value,
+            ">": lambda: col > value,
+            ">=": lambda: col >= value,
+        }
+        return ops[f.op]()
+
+    def _where(
+        self, t: ir.Table, filters: Sequence[Filter], params: Mapping[str, ParamValue]
+    ) -> ir.BooleanValue | None:
+        cond = None
+        for f in filters:
+            c = self._condition(t, f, params)
+            cond = c if cond is None else cond & c
+        return cond
+
+    # -- aggregates -----------------------------------------------------------------------
+
+    def _range(self, plan: _Plan) -> tuple[dt.datetime, dt.datetime]:
+        """The queried range in UTC: --from/--to, else what the involved tables span (a
+        DATE counts as its whole local day). An open span counts until the range's end."""
+        if plan.start is not None and plan.end is not None:
+            return plan.start, plan.end
+        tz = plan.query.tz
+        lows, highs = [], []
+        tables = {m.table for m in plan.measures.values()}
+        activity = {t for t in tables if not self.semantic.tables[t].reference}
+        if not activity:  # only reference tables: the period is what the activity spans
+            activity = {
+                name
+                for name, model in self.semantic.tables.items()
+                if not model.reference and TABLES[name].view is None
+            }
+        for table in sorted(activity):
+            model = self.semantic.tables[table]
+            times = {m.time or model.time for m in plan.measures.values() if m.table == table}
+            times = times or {model.time}
+            for col in sorted({*times, *((model.end,) if model.end else ())}):
+                lo, hi = self.wh.sql(f'SELECT min("{col}"), max("{col}") FROM "{table}"')[0]
+                if lo is None:
+                    continue
+                if isinstance(lo, dt.datetime):
+                    lows.append(lo)
+                    highs.append(hi + dt.timedelta(microseconds=1))
+                else:  # DATE: local days
+                    lows.append(timezones.local_to_utc(tz, dt.datetime.combine(lo, dt.time())))
+                    highs.append(
+                        timezones.local_to_utc(
+                            tz, dt.datetime.combine(hi + dt.timedelta(days=1), dt.time())
+                        )
+                    )
+        fallback = dt.datetime(2000, 1, 1)
+        start = plan.start or (min(lows) if lows else fallback)
+        end = plan.end or (max(highs) if highs else fallback)
+        return start, max(start, end)
+
+    def _point_aggregate(
+        self, plan: _Plan, model: TableModel, time_col: str, measures: Sequence[Measure]
     ) -> ir.Table:
-        model = self.semantic.tables[table]
-        t = self.wh.table(table)
-        ts = t[model.time]
-        start, end = _utc(query.start, query.tz), _utc(query.end, query.tz)
+        q = plan.query
+        needed = {*q.by, *(d for d, _ in q.where)}
+        t = self._table(model, needed | _columns_of(measures))
+        if TABLES[model.table].by_name[time_col].type == "DATE":
+            # A date is a local day: place it at the local midnight it starts with.
+            t = t.mutate(_time=self._ts(t, model, time_col, q.tz, self._range(plan)))
+            time_col = "_time"
+        ts = t[time_col]
+        start, end = plan.start, plan.end
+        if model.reference and (start is None or end is None):
+            # Reference rows reach far back (customers since 1998): keep the activity's period.
+            start, end = self._range(plan)
         if start is not None:
             t = t.filter(ts >= start)
         if end is not None:
             t = t.filter(ts < end)
-        ts = t[model.time]
-        needs_local = query.grain != "all" or any(
-            d in DERIVED_DIMENSIONS for d in (*query.by, *(w for w, _ in query.where))
-        )
+        common = _common_filters(measures)
+        if common:
+            t = t.filter(self._where(t, common, plan.params))
         keys: dict[str, ir.Value] = {}
+        needs_local = q.grain != "all" or any(d in DERIVED_DIMENSIONS for d in needed)
         if needs_local:
-            lo, hi = self._time_range(table, model.time, start, end)
-            offset = buckets.offset_seconds(ts, query.tz, lo, hi)
-            local = buckets.local_time(ts, offset)
-            t = t.mutate(_local=local, _offset=offset)
-            local, offset = t["_local"], t["_offset"]
-            derived = {"hour_of_day": buckets.hour_of_day(local), "weekday": buckets.weekday(local)}
-            t = t.mutate(
-                **{
-                    d: derived[d]
-                    for d in DERIVED_DIMENSIONS
-                    if d in query.by or d in dict(query.where)
-                }
-            )
-            if query.grain != "all":
-                keys[BUCKET] = buckets.bucket(t["_local"], query.grain)
-                if query.grain in buckets.SUB_DAY:
-                    keys[OFFSET] = t["_offset"]
-        for dim, value in query.where:
-            col = t[dim]
-            t = t.filter(col.cast("string") == str(value))
-        for dim in query.by:
+            lo, hi = self._range(plan)
+            offset = buckets.offset_seconds(t[time_col], q.tz, lo, hi)
+            t = t.mutate(_local=buckets.local_time(t[time_col], offset), _offset=offset)
+            derived = {
+                "hour_of_day": buckets.hour_of_day(t["_local"]),
+                "weekday": buckets.weekday(t["_local"]),
+            }
+            t = t.mutate(**{d: derived[d] for d in DERIVED_DIMENSIONS if d in needed})
+            if q.grain != "all":
+                keys[BUCKET] = buckets.bucket(t["_local"], q.grain)
+                if q.grain in buckets.SUB_DAY:
+                    keys[OFFSET] = t["_offset"].cast("int32")
+        for dim, value in q.where:
+            t = t.filter(t[dim].cast("string") == str(value))
+        for dim in q.by:
             keys[dim] = t[dim]
-        aggs = {m.name: _measure_expr(t, m, params) for m in measures}
-        if keys:
-            return t.group_by(**keys).aggregate(**aggs)
-        return t.aggregate(**aggs)
-
-    def compile(self, query: KpiQuery) -> tuple[ir.Table, list[str]]:
-        kpis, by_table = self._resolve(query)
-        params = self._params(kpis, query.params)
-        parts = [self._table_aggregate(tbl, ms, query, params) for tbl, ms in by_table.items()]
-        keys = [k for k in parts[0].columns if k in (BUCKET, OFFSET, *query.by)]
-        joined = parts[0]
-        for part in parts[1:]:
-            joined = joined.outer_join(part, keys) if keys else joined.cross_join(part)
-        values: dict[str, ir.Value] = {}
-        for kpi in kpis:
-            values[kpi.id] = self._kpi_value(joined, kpi)
-        return joined.select(*[joined[k] for k in keys], **values), keys
+        common_keys = {f.key() for f in common}
+        aggs = {}
+        for m in measures:
+            own = [f for f in m.filters if f.key() not in common_keys]
+            aggs[m.name] = self._point_measure(t, m, self._where(t, own, plan.params))
+        return t.group_by(**keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
 
     @staticmethod
-    def _kpi_value(t: ir.Table, kpi: Any) -> ir.Value:
+    def _point_measure(t: ir.Table, m: Measure, where: ir.BooleanValue | None) -> ir.Scalar:
+        if m.agg == "count":
+            return t.count(where=where)
+        col = t[m.column]
+        if m.agg == "sum":
+            return col.sum(where=where)
+        if m.agg == "min":
+            return col.min(where=where)
+        if m.agg == "max":
+            return col.max(where=where)
+        if m.agg == "quantile":
+            return col.quantile(m.q, where=where)
+        return col.nunique(where=where)
+
+    def _interval_aggregate(
+        self, plan: _Plan, model: TableModel, measures: Sequence[Measure], cal: ir.Table
+    ) -> ir.Table:
+        q = plan.query
+        needed = {*q.by, *(d for d, _ in q.where)}
+        t = self._table(model, needed | _columns_of(measures))
+        lo, hi = self._range(plan)
+        assert model.end is not None
+        start = self._ts(t, model, model.time, q.tz, (lo, hi))
+        end = self._ts(t, model, model.end, q.tz, (lo, hi), inclusive_end=True)
+        t = t.mutate(_s=start, _e=end)
+        t = t.mutate(
+            _s_clip=ibis.greatest(t["_s"], ibis.timestamp(lo)),
+            _e_clip=ibis.least(ibis.coalesce(t["_e"], ibis.timestamp(hi)), ibis.timestamp(hi)),
+        )
+        t = t.filter(t["_s_clip"] < t["_e_clip"])
+        common = _common_filters(measures)
+        if common:
+            t = t.filter(self._where(t, common, plan.params))
+        for dim, value in q.where:
+            t = t.filter(t[dim].cast("string") == str(value))
+        j = t.join(cal, [t["_s_clip"] < cal["_utc_end"], t["_e_clip"] > cal["_utc_start"]])
+        overlap = (
+            ibis.least(j["_e_clip"], j["_utc_end"])
+            .delta(ibis.greatest(j["_s_clip"], j["_utc_start"]), unit="millisecond")
+            .cast("float64")
+            / 1000.0
+        )
+        j = j.mutate(_overlap_s=overlap)
+        keys: dict[str, ir.Value] = {}
+        if q.grain != "all":
+            keys[BUCKET] = j["_bucket"]
+            if q.grain in buckets.SUB_DAY:
+                keys[OFFSET] = j["_offset_s"]
+        for dim in q.by:
+            keys[dim] = j[dim]
+        common_keys = {f.key() for f in common}
+        aggs = {}
+        for m in measures:
+            own = [f for f in m.filters if f.key() not in common_keys]
+            where = self._where(j, own, plan.params)
+            aggs[m.name] = self._interval_measure(j, m, where)
+        return j.group_by(**keys).aggregate(**aggs) if keys else j.aggregate(**aggs)
+
+    @staticmethod
+    def _interval_measure(j: ir.Table, m: Measure, where: ir.BooleanValue | None) -> ir.Scalar:
+        if m.agg == "duration":
+            return j["_overlap_s"].sum(where=where)
+        if m.agg == "prorate":
+            full = j["_e"].delta(j["_s"], unit="millisecond").cast("float64") / 1000.0
+            share = ibis.ifelse(full > 0, j["_overlap_s"] / full, 0.0)
+            return (j[m.column] * share).sum(where=where)
+        if m.agg == "active_at_start":
+            active = (j["_s"] <= j["_utc_start"]) & (j["_e"].isnull() | (j["_e"] > j["_utc_start"]))
+        else:  # active_at_end
+            active = (j["_s"] < j["_utc_end"]) & (j["_e"].isnull() | (j["_e"] >= j["_utc_end"]))
+        return j.count(where=active if where is None else active & where)
+
+    # -- KPIs -----------------------------------------------------------------------------
+
+    def compile(self, query: KpiQuery) -> tuple[ir.Table, list[str]]:
+        plan = self._plan(query)
+        needs_calendar = (
+            query.grain != "all"
+            or any(m.is_interval for m in plan.measures.values())
+            or any(
+                isinstance(k, DerivedKpi) and PERIOD_S in formula.parse(k.expression).names
+                for k in plan.kpis
+            )
+        )
+        cal = None
+        if needs_calendar:
+            lo, hi = self._range(plan)
+            cal = ibis.memtable(calendar.to_arrow(calendar.buckets(query.grain, query.tz, lo, hi)))
+        groups: dict[tuple[str, str | None], list[Measure]] = {}
+        for m in plan.measures.values():
+            model = self.semantic.tables[m.table]
+            key = (m.table, None if m.is_interval else (m.time or model.time))
+            groups.setdefault(key, []).append(m)
+        parts = []
+        for (table, time_col), ms in groups.items():
+            model = self.semantic.tables[table]
+            if time_col is None:
+                assert cal is not None
+                parts.append(self._interval_aggregate(plan, model, ms, cal))
+            else:
+                parts.append(self._point_aggregate(plan, model, time_col, ms))
+        keys = [k for k in (BUCKET, OFFSET, *query.by) if parts and k in parts[0].columns]
+        joined = _outer_join(parts, keys)
+        if cal is not None:
+            period = cal.select(*(k for k in (BUCKET, OFFSET) if k in keys), PERIOD)
+            joined = (
+                joined.left_join(period, [k for k in (BUCKET, OFFSET) if k in keys]).drop(
+                    *(f"{k}_right" for k in (BUCKET, OFFSET) if k in keys)
+                )
+                if any(k in keys for k in (BUCKET, OFFSET))
+                else joined.cross_join(period)
+            )
+        for kpi in plan.kpis:
+            if isinstance(kpi, PeakKpi):
+                joined = self._join_peak(plan, kpi, joined, keys)
+        values: dict[str, ir.Value] = {}
+        for kpi in plan.kpis:
+            values[kpi.id] = self._kpi_value(joined, kpi, plan, values, keys)
+        result = joined.select(*[joined[k] for k in keys], **values)
+        return result, keys
+
+    def _join_peak(self, plan: _Plan, kpi: PeakKpi, joined: ir.Table, keys: list[str]) -> ir.Table:
+        """The measure per ``kpi.interval`` inside each result bucket, and its maximum."""
+        q = plan.query
+        order = list(buckets.GRAINS)
+        if order.index(q.grain) < order.index(kpi.interval):
+            raise QueryError(
+                f"{kpi.id} is the busiest {kpi.interval} interval; ask for a "
+                f"grain of {kpi.interval} or coarser"
+            )
+        m = plan.measures[kpi.measure]
+        if m.is_interval:
+            raise QueryError(f"{kpi.id}: peak needs a point measure, {m.name} is not one")
+        model = self.semantic.tables[m.table]
+        fine_plan = _Plan(
+            replace(q, grain=kpi.interval),
+            plan.kpis,
+            plan.params,
+            plan.measures,
+            plan.start,
+            plan.end,
+        )
+        fine = self._point_aggregate(fine_plan, model, m.time or model.time, [m])
+        outer: dict[str, ir.Value] = {}
+        if q.grain != "all":
+            outer[BUCKET] = (
+                fine[BUCKET] if q.grain == kpi.interval else buckets.bucket(fine[BUCKET], q.grain)
+            )
+            if q.grain in buckets.SUB_DAY:
+                outer[OFFSET] = fine[OFFSET]
+        for dim in q.by:
+            outer[dim] = fine[dim]
+        column = f"_peak_{kpi.id}"
+        peak = (
+            fine.group_by(**outer).aggregate(**{column: fine[m.name].max()})
+            if outer
+            else fine.aggregate(**{column: fine[m.name].max()})
+        )
+        if not keys:
+            return joined.cross_join(peak)
+        right = peak.rename({f"{k}_r": k for k in keys})
+        return joined.left_join(
+            right, [joined[k].identical_to(right[f"{k}_r"]) for k in keys]
+        ).drop(*(f"{k}_r" for k in keys))
+
+    def _kpi_value(
+        self, t: ir.Table, kpi: Any, plan: _Plan, done: dict[str, ir.Value], keys: list[str]
+    ) -> ir.Value:
         if isinstance(kpi, CountKpi | SumKpi):
-            return t[kpi.measure]
-        if isinstance(kpi, RatioKpi):
-            num = t[kpi.numerator].cast("float64")
-            den = t[kpi.denominator].cast("float64")
+            return ibis.coalesce(t[kpi.measure], 0) if isinstance(kpi, CountKpi) else t[kpi.measure]
+        if isinstance(kpi, RatioKpi | MeanKpi):
+
+            def measure(name: str) -> ir.Value:
+                return ibis.coalesce(t[name], 0)
+
+            if isinstance(kpi, RatioKpi):
+                pair = kpi.pick(plan.params)
+                num = formula.to_ibis(formula.parse(pair.numerator), measure)
+                den = formula.to_ibis(formula.parse(pair.denominator), measure)
+            else:
+                num, den = measure(kpi.sum), measure(kpi.count)
+            num, den = num.cast("float64"), den.cast("float64")
             return ibis.ifelse(den == 0, ibis.null("float64"), num / den)
-        raise QueryError(f"KPI {kpi.id}: type {kpi.type} is not supported yet")
+        if isinstance(kpi, PercentileKpi):
+            return t[kpi.measure]
+        if isinstance(kpi, ShareKpi):
+            others = [t[k] for k in keys if k != kpi.of]
+            value = ibis.coalesce(t[kpi.measure], 0).cast("float64")
+            total = value.sum().over(ibis.window(group_by=others) if others else ibis.window())
+            return ibis.ifelse(total == 0, ibis.null("float64"), value / total)
+        if isinstance(kpi, DerivedKpi):
+
+            def resolve(name: str) -> ir.Value:
+                if name in kpi.uses:
+                    return ibis.coalesce(t[name], 0)
+                if name in done:
+                    return done[name]
+                if name == PERIOD_S:
+                    return t[PERIOD]
+                if name in plan.params:
+                    return ibis.literal(plan.params[name])
+                raise formula.FormulaError(kpi.expression, f"unknown name {name!r}", name)
+
+            return formula.to_ibis(formula.parse(kpi.expression), resolve)
+        if isinstance(kpi, PeakKpi):
+            return ibis.coalesce(t[f"_peak_{kpi.id}"], 0)
+        raise QueryError(f"KPI {kpi.id}: type {kpi.type} is not supported")
 
     def run(self, query: KpiQuery) -> KpiResult:
         expr, keys = self.compile(query)
-        table = expr.to_pyarrow()
-        records = table.to_pylist()
+        records = expr.to_pyarrow().to_pylist()
 
         def order(record: dict[str, Any]) -> tuple[Any, ...]:
             # Chronological even across a DST fall-back: sort by the bucket's UTC start.
@@ -251,15 +596,52 @@ class Compiler:
         rows = []
         for record in sorted(records, key=order):
             row: dict[str, Any] = {dim: record[dim] for dim in query.by}
-            if BUCKET in record:
+            if BUCKET in keys:
                 row["period_start"] = buckets.period_start(
                     record[BUCKET], query.grain, query.tz, record.get(OFFSET)
                 )
-            row.update({kpi_id: record[kpi_id] for kpi_id in query.kpis})
+            row.update({kpi_id: _number(record[kpi_id]) for kpi_id in query.kpis})
             rows.append(row)
         columns = (*query.by, *(("period_start",) if BUCKET in keys else ()), *query.kpis)
         return KpiResult(query, columns, rows)
 
 
-def run_query(wh: Warehouse, query: KpiQuery) -> KpiResult:
-    return Compiler(wh).run(query)
+def _number(value: Any) -> Any:
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+def _columns_of(measures: Sequence[Measure]) -> set[str]:
+    return {c for m in measures for c in (m.column, *(f.column for f in m.filters)) if c}
+
+
+def _common_filters(measures: Sequence[Measure]) -> list[Filter]:
+    """Filters every measure has: applied once, before grouping, so groups that no measure
+    counts (outbound calls in a table of queue KPIs) do not appear at all."""
+    if not measures:
+        return []
+    shared = {f.key() for f in measures[0].filters}
+    for m in measures[1:]:
+        shared &= {f.key() for f in m.filters}
+    return [f for f in measures[0].filters if f.key() in shared]
+
+
+def _outer_join(parts: Sequence[ir.Table], keys: Sequence[str]) -> ir.Table:
+    """Join the aggregates on their keys; a null dimension (calls without an agent) is a
+    group like any other, so it matches null."""
+    joined = parts[0]
+    for part in parts[1:]:
+        if not keys:
+            joined = joined.cross_join(part)
+            continue
+        right = part.rename({f"{k}_r": k for k in keys})
+        joined = joined.outer_join(right, [joined[k].identical_to(right[f"{k}_r"]) for k in keys])
+        joined = joined.mutate(
+            **{k: ibis.coalesce(joined[k], joined[f"{k}_r"]) for k in keys}
+        ).drop(*(f"{k}_r" for k in keys))
+    return joined
+
+
+def run_query(wh: Warehouse, query: KpiQuery, catalog: Catalog | None = None) -> KpiResult:
+    return Compiler(wh, catalog=catalog).run(query)

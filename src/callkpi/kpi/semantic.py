@@ -1,9 +1,19 @@
-"""The semantic layer: per warehouse table, its time column, dimensions and measures.
+"""The semantic layer: per warehouse table, how it sits in time, what it can be cut by,
+and the measures over it.
 
-A measure is an additive aggregate over one table (a count or sum of rows matching
-filters); KPIs are built from measures by name (``callkpi.kpi.definitions``). Measures,
-filters and dimensions are data, in ``catalog/semantic.yaml``; a filter compares a column
-with a literal or with a KPI parameter, never with user SQL.
+* **Point tables** place each row at one moment (``time``: a call at ``entered_at``).
+* **Interval tables** (``end`` is set) hold spans: agent states, schedules, employment,
+  cost periods. Their interval measures are split across the query's time buckets (a
+  login from 09:30 to 11:15 gives 30, 60 and 15 minutes to the hours 9, 10 and 11), and an
+  open span counts until the end of the queried range. Point measures on them count rows
+  at one of their times (new customers at ``acquired_at``).
+
+A measure is an aggregate over one table (count, sum, min, max, count of distinct values,
+a quantile; for interval tables the seconds inside the bucket, a prorated amount, or the
+rows active at the bucket's start or end) of the rows matching its filters. Filters
+compare a column with a literal or a KPI parameter. Tables can also have computed columns
+(formulas over their columns) and dimensions joined from another table (an agent's team).
+All of it is data, in ``catalog/semantic.yaml``.
 """
 
 from __future__ import annotations
@@ -13,14 +23,21 @@ from importlib import resources
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from callkpi.kpi import formula
 from callkpi.model import TABLES
 
 Op = Literal["=", "!=", "in", "not in", "<", "<=", ">", ">=", "is null", "is not null"]
 
 DERIVED_DIMENSIONS = ("hour_of_day", "weekday")
-"""Dimensions computed from a table's time column in the query's time zone."""
+"""Dimensions computed from a point table's time in the query's time zone."""
+
+POINT_AGGS = ("count", "sum", "min", "max", "count_distinct", "quantile")
+INTERVAL_AGGS = ("duration", "prorate", "active_at_start", "active_at_end")
+ADDITIVE_AGGS = ("count", "sum", "min", "max", "duration", "prorate")
+"""Aggregates whose values over parts combine exactly into the whole (min and max by
+taking the min or max), so a pre-aggregate can serve them."""
 
 
 class Filter(BaseModel):
@@ -43,6 +60,10 @@ class Filter(BaseModel):
             raise ValueError(f"filter on {self.column}: {self.op} needs a list value")
         return self
 
+    def key(self) -> str:
+        """A stable text form, to compare filters."""
+        return f"{self.column} {self.op} {self.value!r} {self.param}"
+
 
 def _filters(raw: Any) -> Any:
     """Accept the short form ``{column: value}`` / ``{column: [values]}`` for equality."""
@@ -62,23 +83,63 @@ class Measure(BaseModel):
 
     name: str
     table: str
-    agg: Literal["count", "sum", "min", "max", "count_distinct"]
+    agg: Literal[
+        "count",
+        "sum",
+        "min",
+        "max",
+        "count_distinct",
+        "quantile",
+        "duration",
+        "prorate",
+        "active_at_start",
+        "active_at_end",
+    ]
     column: str | None = None
-    """The summed/compared column (count: none, counts rows)."""
+    """The summed, compared or counted column (count: none; prorate: the amount)."""
+    q: float | None = None
+    """For quantile: 0.9 is the 90th percentile (exact)."""
+    time: str | None = None
+    """Point measures: the column that places a row in time, if not the table's."""
     filters: Filters = ()
     description: str = ""
 
+    @property
+    def is_interval(self) -> bool:
+        return self.agg in INTERVAL_AGGS
+
+    @property
+    def additive(self) -> bool:
+        return self.agg in ADDITIVE_AGGS
+
     @model_validator(mode="after")
     def _check(self) -> Measure:
-        spec = TABLES.get(self.table)
-        if spec is None:
-            raise ValueError(f"measure {self.name}: unknown table {self.table}")
-        if self.agg != "count" and not self.column:
+        counts_rows = self.agg in ("count", "duration", "active_at_start", "active_at_end")
+        if not counts_rows and not self.column:
             raise ValueError(f"measure {self.name}: {self.agg} needs a column")
-        for col in [self.column, *(f.column for f in self.filters)]:
-            if col and col not in spec.by_name:
-                raise ValueError(f"measure {self.name}: {self.table} has no column {col}")
+        if self.agg == "quantile" and not (self.q is not None and 0 < self.q < 1):
+            raise ValueError(f"measure {self.name}: quantile needs q between 0 and 1")
         return self
+
+
+class Join(BaseModel):
+    """Dimensions looked up in another table by a shared key (``agents`` by ``agent``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str
+    key: str
+    dimensions: tuple[str, ...]
+
+
+class NextContact(BaseModel):
+    """A column: days from each row to the next row with the same ``key`` (among the rows
+    matching ``filters``), looking past the queried range. Null when there is none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    filters: Filters = ()
 
 
 class TableModel(BaseModel):
@@ -86,8 +147,33 @@ class TableModel(BaseModel):
 
     table: str
     time: str
-    """The column that places a row in time (a call counts when it entered the queue)."""
-    dimensions: tuple[str, ...]
+    """Point tables: when a row happened. Interval tables: when its span starts."""
+    end: str | None = None
+    """Interval tables: when the span ends (null = still open). A DATE end is inclusive."""
+    dimensions: tuple[str, ...] = ()
+    joins: tuple[Join, ...] = ()
+    computed: dict[str, str] = Field(default_factory=dict)
+    """Computed columns: name -> formula over the table's columns."""
+    next_contact: dict[str, NextContact] = Field(default_factory=dict)
+    reference: bool = False
+    """Long-lived records (customers, the roster, cost periods): their spans do not set a
+    query's default time range; the activity tables (calls, dials, states, ...) do."""
+
+    @property
+    def is_interval(self) -> bool:
+        return self.end is not None
+
+    def joined_dimensions(self) -> dict[str, Join]:
+        return {d: j for j in self.joins for d in j.dimensions if d not in self.dimensions}
+
+    def all_dimensions(self) -> tuple[str, ...]:
+        derived = () if self.is_interval else DERIVED_DIMENSIONS
+        return (*self.dimensions, *self.joined_dimensions(), *derived)
+
+    def has_column(self, name: str) -> bool:
+        return (
+            name in TABLES[self.table].by_name or name in self.computed or name in self.next_contact
+        )
 
 
 class SemanticModel(BaseModel):
@@ -103,20 +189,51 @@ class SemanticModel(BaseModel):
             raise KeyError(f"unknown measure {name!r}") from None
 
     def dimensions(self, table: str) -> tuple[str, ...]:
-        return (*self.tables[table].dimensions, *DERIVED_DIMENSIONS)
+        return self.tables[table].all_dimensions()
 
 
 def parse_semantic(data: dict[str, Any]) -> SemanticModel:
-    tables = {name: TableModel(table=name, **spec) for name, spec in data.get("tables", {}).items()}
-    measures = {}
-    for table, entries in data.get("measures", {}).items():
-        for name, spec in entries.items():
-            measures[name] = Measure(name=name, table=table, **spec)
-    for name, t in tables.items():
-        missing = [d for d in (t.time, *t.dimensions) if d not in TABLES[name].by_name]
+    tables: dict[str, TableModel] = {}
+    for name, spec in data.get("tables", {}).items():
+        model = TableModel(table=name, **spec)
+        columns = TABLES[name].by_name
+        own = [model.time, *(c for c in (model.end,) if c), *model.dimensions]
+        missing = [c for c in own if c not in columns and c not in model.computed]
         if missing:
             raise ValueError(f"semantic model {name}: no such columns {missing}")
+        for join in model.joins:
+            other = TABLES[join.table].by_name
+            bad = [c for c in (join.key, *join.dimensions) if c not in other]
+            if bad or join.key not in columns:
+                raise ValueError(f"semantic model {name}: join {join.table} has bad columns")
+        for column, text in model.computed.items():
+            parsed = formula.parse(text)
+            unknown = sorted(n for n in parsed.names if n not in columns)
+            if unknown:
+                raise ValueError(
+                    f"semantic model {name}: computed {column} uses unknown columns {unknown}"
+                )
+        tables[name] = model
+    measures: dict[str, Measure] = {}
+    for table, entries in data.get("measures", {}).items():
+        for name, spec in entries.items():
+            if name in measures:
+                raise ValueError(f"measure {name} is defined twice")
+            m = Measure(name=name, table=table, **spec)
+            _check_measure(m, tables)
+            measures[name] = m
     return SemanticModel(tables=tables, measures=measures)
+
+
+def _check_measure(m: Measure, tables: dict[str, TableModel]) -> None:
+    model = tables.get(m.table)
+    if model is None:
+        raise ValueError(f"measure {m.name}: table {m.table} has no semantic model")
+    if m.is_interval and not model.is_interval:
+        raise ValueError(f"measure {m.name}: {m.agg} needs an interval table; {m.table} is not")
+    for col in (m.column, m.time, *(f.column for f in m.filters)):
+        if col and not model.has_column(col):
+            raise ValueError(f"measure {m.name}: {m.table} has no column {col}")
 
 
 @cache
@@ -126,8 +243,10 @@ def semantic_model() -> SemanticModel:
 
 
 __all__ = [
+    "ADDITIVE_AGGS",
     "DERIVED_DIMENSIONS",
     "Filter",
+    "Join",
     "Measure",
     "SemanticModel",
     "TableModel",

@@ -83,6 +83,10 @@ class Table:
     """Columns that identify a row: re-ingesting a row with the same key never duplicates it."""
     derived: bool = False
     """Built by ingest from other rows (``calls`` and ``agent_states`` from queue_log events)."""
+    view: str | None = None
+    """A view over other tables (this SELECT), not stored: the columns describe its result."""
+    internal: bool = False
+    """callkpi's own bookkeeping (quarantine, journal, ingest state), not loadable data."""
     by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -118,8 +122,13 @@ CALLS = Table(
     "One row per call per queue visit (segment), inbound and outbound.",
     (
         _c("call_id", "VARCHAR", "the source's call id (Asterisk uniqueid)", nullable=False),
-        _c("segment", "INTEGER", "1, 2, ... per queue visit of the same call (CDR rows: a "
-           "stable number per CDR record of the call)", nullable=False),
+        _c(
+            "segment",
+            "INTEGER",
+            "1, 2, ... per queue visit of the same call (CDR rows: a "
+            "stable number per CDR record of the call)",
+            nullable=False,
+        ),
         _c("tenant", "VARCHAR", "the client the call was handled for"),
         _c("site", "VARCHAR"),
         _c("region", "VARCHAR"),
@@ -150,8 +159,12 @@ CALLS = Table(
         _c("ivr_s", "DOUBLE", "time in the IVR before the queue"),
         _c("enter_position", "INTEGER", "position in the queue on entering it"),
         _c("transferred", "BOOLEAN", nullable=False),
-        _c("transfer_kind", "VARCHAR", "transfer | blind | attended | inferred (the end was "
-           "lost and the call went on in another queue)"),
+        _c(
+            "transfer_kind",
+            "VARCHAR",
+            "transfer | blind | attended | inferred (the end was "
+            "lost and the call went on in another queue)",
+        ),
         _c("transfer_target", "VARCHAR", "extension@context, bridge:ID, app:NAME or a channel"),
         _c("escalated", "BOOLEAN", "null when the source does not say"),
         _c("ended_by", "VARCHAR", "caller | agent for answered calls"),
@@ -415,6 +428,7 @@ QUARANTINE = Table(
         _c("ingested_at", "TIMESTAMP", nullable=False),
     ),
     key=("source", "source_ref", "raw"),
+    internal=True,
 )
 
 QUEUE_LOG_EVENTS = Table(
@@ -446,6 +460,7 @@ QUEUE_LOG_EVENTS = Table(
         _c("batch_id", "BIGINT", nullable=False),
     ),
     key=("event_key",),
+    internal=True,
 )
 
 INGEST_FILES = Table(
@@ -466,6 +481,7 @@ INGEST_FILES = Table(
         _c("updated_at", "TIMESTAMP", nullable=False),
     ),
     key=("source", "path"),
+    internal=True,
 )
 
 PENDING_AGENT_STATES = Table(
@@ -478,6 +494,7 @@ PENDING_AGENT_STATES = Table(
         _c("agent", "VARCHAR", nullable=False),
     ),
     key=("source", "agent"),
+    internal=True,
 )
 
 INGEST_BATCHES = Table(
@@ -497,6 +514,30 @@ INGEST_BATCHES = Table(
         _c("committed_at", "TIMESTAMP", nullable=False),
     ),
     key=("batch_id",),
+    internal=True,
+)
+
+SCHEDULE_ADHERENCE = Table(
+    "schedule_adherence",
+    "Where each agent's scheduled work blocks meet what the agent did: the parts of work "
+    "blocks spent logged in, and paused (agent-level states). A view.",
+    (
+        _c("agent", "VARCHAR", nullable=False),
+        _c("state", "VARCHAR", "logged_in | paused", nullable=False),
+        _c("reason", "VARCHAR", "the pause reason"),
+        _c("start_at", "TIMESTAMP", nullable=False),
+        _c("end_at", "TIMESTAMP", nullable=False),
+    ),
+    view="""
+        SELECT s.agent, a.state, a.reason,
+               greatest(s.start_at, a.start_at) AS start_at,
+               least(s.end_at, coalesce(a.end_at, s.end_at)) AS end_at
+        FROM schedules s
+        JOIN agent_states a
+          ON a.agent = s.agent AND a.queue IS NULL AND a.state IN ('logged_in', 'paused')
+         AND a.start_at < s.end_at AND coalesce(a.end_at, s.end_at) > s.start_at
+        WHERE s.activity = 'work'
+    """,
 )
 
 TABLES: dict[str, Table] = {
@@ -521,8 +562,14 @@ TABLES: dict[str, Table] = {
         INGEST_FILES,
         INGEST_BATCHES,
         PENDING_AGENT_STATES,
+        SCHEDULE_ADHERENCE,
     )
 }
+
+LOADABLE_TABLES: tuple[str, ...] = tuple(
+    name for name, t in TABLES.items() if not t.internal and t.view is None
+)
+"""Tables data can be loaded into (by any adapter)."""
 
 RECORD_TABLES: tuple[str, ...] = (
     "calls",

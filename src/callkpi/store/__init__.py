@@ -65,6 +65,8 @@ def arrow_rows(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
 
 
 def create_table_sql(table: Table) -> str:
+    if table.view is not None:
+        return f'CREATE OR REPLACE VIEW "{table.name}" AS {table.view}'
     cols = ", ".join(
         f'"{c.name}" {c.type}{"" if c.nullable else " NOT NULL"}' for c in table.columns
     )
@@ -124,7 +126,7 @@ class Warehouse:
             else:
                 for step in range(version, SCHEMA_VERSION):
                     MIGRATIONS[step](self.con)
-            for table in TABLES.values():
+            for table in sorted(TABLES.values(), key=lambda t: t.view is not None):
                 self.con.execute(create_table_sql(table))
             self.con.execute(
                 "INSERT OR REPLACE INTO callkpi_meta VALUES ('schema_version', ?)",
