@@ -18,7 +18,16 @@ from callkpi.cli.output import FORMATS, err, print_ingest_reports, print_rows
 from callkpi.ingest import IngestOptions, source_names
 from callkpi.ingest import ingest as run_ingest
 from callkpi.ingest.report import IngestError, IngestReport
-from callkpi.kpi import KpiQuery, QueryError, builtin_catalog, run_query
+from callkpi.kpi import (
+    Catalog,
+    CatalogError,
+    FormulaError,
+    KpiQuery,
+    QueryError,
+    builtin_catalog,
+    load_catalog,
+    run_query,
+)
 from callkpi.store import DEFAULT_DB, Warehouse, WarehouseError
 from callkpi.timezones import TimeZoneError
 
@@ -39,6 +48,8 @@ class UserError(Exception):
 
 USER_ERRORS = (
     UserError,
+    CatalogError,
+    FormulaError,
     IngestError,
     QueryError,
     WarehouseError,
@@ -50,6 +61,10 @@ USER_ERRORS = (
 DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file.")]
 TzOption = Annotated[str, typer.Option("--tz", help="IANA time zone (e.g. Europe/Moscow).")]
 FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+CatalogOption = Annotated[
+    list[Path] | None,
+    typer.Option("--catalog", help="Your own KPI file (YAML); repeatable."),
+]
 
 DEFAULT_KPIS = (
     "offered",
@@ -116,8 +131,10 @@ def ingest(
     tenant: Annotated[str | None, typer.Option(help="The client these records belong to.")] = None,
     tz: Annotated[
         str | None,
-        typer.Option("--tz", help="IANA zone of the source's naive times (default UTC, or "
-                                  "the mapping profile's)."),
+        typer.Option(
+            "--tz",
+            help="IANA zone of the source's naive times (default UTC, or the mapping profile's).",
+        ),
     ] = None,
     mapping: Annotated[Path | None, typer.Option(help="Mapping profile (ingest mapped).")] = None,
     follow: Annotated[bool, typer.Option(help="Keep reading a queue_log as it grows.")] = False,
@@ -225,16 +242,17 @@ def kpi(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="PARAM=VALUE; repeatable.")
     ] = None,
+    catalog: CatalogOption = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Compute KPIs at any cut and grain."""
     _check_format(fmt)
-    params = {}
+    params: dict[str, float | str] = {}
     for name, value in _pairs("--set", set_):
         try:
             params[name] = float(value)
         except ValueError:
-            raise UserError(f"--set {name}={value!r}: expected a number") from None
+            params[name] = value  # a named variant, e.g. service_level_denominator=answered
     query = KpiQuery(
         kpis=tuple(kpi_ids or DEFAULT_KPIS),
         by=tuple(d.strip() for d in by.split(",") if d.strip()) if by else (),
@@ -245,38 +263,48 @@ def kpi(
         where=tuple(_pairs("--where", where)),
         params=params,
     )
+    kpi_catalog = _catalog(catalog)
     with _open(db, must_exist=True) as wh:
-        result = run_query(wh, query)
+        result = run_query(wh, query, catalog=kpi_catalog)
     print_rows(result.rows, result.columns, fmt)
 
 
+def _catalog(files: list[Path] | None) -> Catalog:
+    return load_catalog(files or []) if files else builtin_catalog()
+
+
 @kpis_app.command("list")
-def kpis_list(fmt: FormatOption = "table") -> None:
+def kpis_list(catalog: CatalogOption = None, fmt: FormatOption = "table") -> None:
     """Every KPI in the catalog."""
     _check_format(fmt)
     rows = [
         {
             "id": k.id,
+            "category": k.category,
             "name": k.name,
-            "type": k.type,
             "unit": k.unit,
-            "direction": k.direction,
+            "direction": k.direction.replace("_", " "),
             "formula": k.formula,
         }
-        for k in builtin_catalog()
+        for k in _catalog(catalog)
     ]
-    print_rows(rows, ("id", "name", "type", "unit", "direction", "formula"), fmt)
+    print_rows(rows, ("id", "category", "name", "unit", "direction", "formula"), fmt)
 
 
 @kpis_app.command("show")
-def kpis_show(kpi_id: str, fmt: FormatOption = "table") -> None:
-    """One KPI's full definition."""
+def kpis_show(kpi_id: str, catalog: CatalogOption = None, fmt: FormatOption = "table") -> None:
+    """One KPI's full definition, with the dimensions it can be cut by."""
+    from callkpi.kpi.docs import dimensions_of
+    from callkpi.kpi.semantic import semantic_model
+
     _check_format(fmt)
+    kpi_catalog = _catalog(catalog)
     try:
-        kpi_def = builtin_catalog()[kpi_id]
+        kpi_def = kpi_catalog[kpi_id]
     except KeyError as exc:
         raise UserError(exc.args[0]) from None
-    data = kpi_def.model_dump(mode="json", exclude_none=True)
+    data = kpi_def.model_dump(mode="json", exclude_none=True, exclude={"uses", "uses_kpis"})
+    data["dimensions"] = dimensions_of(kpi_def, kpi_catalog, semantic_model())
     if fmt == "json":
         print_rows([data], list(data), "json")
         return
@@ -295,9 +323,13 @@ def demo(
         "demo-data"
     ),
     serve: Annotated[bool, typer.Option(help="Start the server on the demo afterwards.")] = False,
-    fresh: Annotated[bool, typer.Option(
-        help="Delete the --db file first (otherwise the demo is added to it; the same seed "
-             "again adds nothing).")] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            help="Delete the --db file first (otherwise the demo is added to it; the same seed "
+            "again adds nothing)."
+        ),
+    ] = False,
 ) -> None:
     """Generate a realistic outsourced contact center and load it through the real adapters."""
     from callkpi.demo import build_demo

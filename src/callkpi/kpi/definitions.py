@@ -313,12 +313,14 @@ def parse_catalog(documents: list[dict[str, Any]], measures: Iterable[str]) -> C
     return Catalog(kpis, measures)
 
 
+CATALOG_FILES = ("inbound", "outbound", "customer", "workforce", "finance")
+
+
 def _builtin_texts() -> list[tuple[str, str]]:
     folder = resources.files("callkpi.kpi").joinpath("catalog")
     return [
-        (f"catalog/{entry.name}", entry.read_text("utf-8"))
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
-        if entry.name.endswith(".yaml") and entry.name != "semantic.yaml"
+        (f"catalog/{name}.yaml", folder.joinpath(f"{name}.yaml").read_text("utf-8"))
+        for name in CATALOG_FILES
     ]
 
 
