@@ -202,7 +202,6 @@ def _bug(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
 
 
-TRANSFER_REPEAT = "a transfer leg of the same call counts as the customer calling again"
 SL = "service_level_denominator"
 
 # (KPI id, parameters, value over the whole center from START to END, grain all).
@@ -255,7 +254,7 @@ CASES: list[tuple[str, dict[str, ParamValue], Any]] = [
 ]
 
 
-KNOWN_BUGS = {"repeat_contact_rate": TRANSFER_REPEAT, "fcr": TRANSFER_REPEAT}
+KNOWN_BUGS: dict[str, str] = {}  # kpi id -> the engine bug its case is an xfail for
 
 
 def _param(kpi_id: str, params: dict[str, ParamValue], expected: Any) -> Any:
@@ -352,7 +351,6 @@ def test_repeat_window_days(center: Warehouse) -> None:
     ]
 
 
-@_bug(TRANSFER_REPEAT)
 def test_a_transfer_leg_is_not_a_repeat_contact(wh: Warehouse) -> None:
     # One call, answered in support and transferred to sales: the customer called once.
     _load(
@@ -368,7 +366,6 @@ def test_a_transfer_leg_is_not_a_repeat_contact(wh: Warehouse) -> None:
     assert _rows(wh, "repeat_contact_rate", "fcr") == [{"repeat_contact_rate": 0.0, "fcr": 1.0}]
 
 
-@_bug("an abandon with no recorded wait is in abandon_rate's base but not its numerator")
 def test_abandon_without_a_wait_is_not_short(wh: Warehouse) -> None:
     # Written formula: (abandoned - short_abandoned) / (offered - short_abandoned).
     _load(

@@ -236,7 +236,7 @@ def _month_end(wh: Warehouse) -> None:
 
 
 def _by_month(rows: Iterable[dict[str, Any]], kpi: str) -> dict[str, float]:
-    # A bucket without such time has None, not 0 (see the xfail on pause_time below).
+    # A bucket without such time has 0 (a total of nothing).
     totals: dict[str, float] = defaultdict(float)
     for row in rows:
         totals[row["period_start"][:7]] += row[kpi] or 0.0
@@ -336,9 +336,9 @@ def test_open_spans_end_at_to_and_early_spans_start_at_from(live: Warehouse) -> 
 
 
 def test_open_spans_without_to_end_at_the_last_recorded_time(live: Warehouse) -> None:
-    # Observed: without --to the range ends at the latest start_at/end_at of the tables
-    # the query reads (here F's 11:00, plus 1 microsecond), not at "now": E's open login
-    # counts 10:00-11:00 and its open call 10:40-11:00. With --from only, the same end.
+    # Without --to the range ends at the latest time recorded anywhere in the warehouse's
+    # activity (here F's 11:00), not at "now": E's open login counts 10:00-11:00 and its
+    # open call 10:40-11:00. With --from only, the same end.
     assert query(live, "logged_in_time", "talk_time", by=("agent",)) == [
         {"agent": "E", "logged_in_time": 3600.0, "talk_time": 1200.0},
         {"agent": "F", "logged_in_time": 7200.0, "talk_time": 1200.0},
@@ -346,11 +346,6 @@ def test_open_spans_without_to_end_at_the_last_recorded_time(live: Warehouse) ->
     assert query(live, "logged_in_time", start=at("10:00")) == [{"logged_in_time": 7200.0}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: without --to the range ends 1 microsecond after the last recorded time, so "
-    "an open login makes an extra hour 11:00 with logged_in_time 0.0 and availability None",
-)
 def test_open_spans_without_to_add_no_empty_bucket(live: Warehouse) -> None:
     assert query(live, "logged_in_time", grain="hour") == [
         {"period_start": utc_hour(9), "logged_in_time": 3600.0},  # F
@@ -358,12 +353,6 @@ def test_open_spans_without_to_add_no_empty_bucket(live: Warehouse) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: without --to the range end is taken from the tables of every KPI in the "
-    "query, so a call at 11:30 stretches E's open login when calls_per_agent_hour is asked "
-    "for too (3600 -> 5400 s)",
-)
 def test_a_kpi_does_not_change_with_the_other_kpis_asked(live: Warehouse) -> None:
     load(live, "calls", [call("f2", at("11:30"), "answered", "F")])
     alone = query(live, "logged_in_time", by=("agent",))
@@ -371,11 +360,6 @@ def test_a_kpi_does_not_change_with_the_other_kpis_asked(live: Warehouse) -> Non
     assert [r["logged_in_time"] for r in together] == [r["logged_in_time"] for r in alone]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a sum KPI is None instead of 0 in a bucket where agents were logged in "
-    "but never paused (DESIGN: null only for a zero denominator)",
-)
 def test_pause_time_is_zero_when_nobody_paused(wh: Warehouse) -> None:
     load(
         wh,
@@ -409,11 +393,11 @@ def test_dst_fall_back_hours(wh: Warehouse) -> None:
     assert query(wh, *DURATIONS, grain="hour", tz="Europe/Berlin") == table(
         HOURLY,
         # UTC 00:00-01:00: logged 00:30-01:00, talking 00:45-01:00
-        ("2026-10-25T02:00:00+02:00", 1800.0, None, None, 900.0),
+        ("2026-10-25T02:00:00+02:00", 1800.0, 0.0, 0.0, 900.0),
         # UTC 01:00-02:00: logged all, paused 01:45-02:00, wrap-up 300, talking 01:00-01:30
         ("2026-10-25T02:00:00+01:00", 3600.0, 900.0, 300.0, 1800.0),
         # UTC 02:00-03:00: logged 02:00-02:30, paused 02:00-02:15
-        ("2026-10-25T03:00:00+01:00", 1800.0, 900.0, None, None),
+        ("2026-10-25T03:00:00+01:00", 1800.0, 900.0, 0.0, 0.0),
     )
     assert query(wh, "logged_in_time", grain="day", tz="Europe/Berlin") == [
         {"period_start": "2026-10-25T00:00:00+02:00", "logged_in_time": 7200.0}
@@ -608,9 +592,9 @@ def test_states_from_a_real_queue_log(wh: Warehouse, tmp_path: Path) -> None:
     kpis = (*DURATIONS, "agent_answer_rate", "calls_per_agent_hour")
     assert query(wh, *kpis, grain="hour") == table(
         (*HOURLY, "agent_answer_rate", "calls_per_agent_hour"),
-        (utc_hour(9), 1800.0, None, None, 1200.0, 1 / 1, 1 / (1800 / 3600)),
+        (utc_hour(9), 1800.0, 0.0, 0.0, 1200.0, 1 / 1, 1 / (1800 / 3600)),
         (utc_hour(10), 3600.0, 1200.0, 120.0, 300.0, None, 0 / 1),
-        (utc_hour(11), 900.0, None, None, None, None, 0 / (900 / 3600)),
+        (utc_hour(11), 900.0, 0.0, 0.0, 0.0, None, 0 / (900 / 3600)),
     )
 
 

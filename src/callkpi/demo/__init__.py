@@ -34,8 +34,18 @@ DEFAULT_END = dt.date(2026, 10, 31)
 TRANSFER_ANSWER_RATE = 0.88
 """Share of a queue's visits that are answered, for planning the queues transfers feed."""
 
-_STREAMS = ("roster", "customers", "arrivals", "callers", "staffing", "inbound", "outbound",
-            "direct", "uniqueids", "crm")
+_STREAMS = (
+    "roster",
+    "customers",
+    "arrivals",
+    "callers",
+    "staffing",
+    "inbound",
+    "outbound",
+    "direct",
+    "uniqueids",
+    "crm",
+)
 
 
 def _rng(seed: int, stream: str, index: int = 0) -> np.random.Generator:
@@ -68,8 +78,12 @@ class DemoData:
 
     def visits(self) -> list[Visit]:
         """Every queue visit that had begun by ``cut_at``."""
-        return [v for sim in self.queues.values() for v in sim.visits
-                if self.cut_at is None or v.entered_at <= self.cut_at]
+        return [
+            v
+            for sim in self.queues.values()
+            for v in sim.visits
+            if self.cut_at is None or v.entered_at <= self.cut_at
+        ]
 
     def outcome(self, visit: Visit) -> str:
         """The visit's outcome as the files show it (``in_progress`` if it ends later)."""
@@ -81,13 +95,18 @@ class DemoData:
 def expected_visits_per_weekday(center: Center) -> dict[str, float]:
     """Queue visits on a weekday of factor 1: callers the IVR sends to the queue, plus the
     answered calls other queues transfer into it."""
-    visits = {q.queue: q.volume.calls_per_weekday * ivr.share(q.queue, ivr.TO_QUEUE)
-              if q.volume.calls_per_weekday else 0.0 for q in center.queues}
+    visits = {
+        q.queue: q.volume.calls_per_weekday * ivr.share(q.queue, ivr.TO_QUEUE)
+        if q.volume.calls_per_weekday
+        else 0.0
+        for q in center.queues
+    }
     for queue in center.queues:
         for transfer in queue.transfers:
             if transfer.target_queue:
-                visits[transfer.target_queue] += visits[queue.queue] * TRANSFER_ANSWER_RATE * \
-                    transfer.share
+                visits[transfer.target_queue] += (
+                    visits[queue.queue] * TRANSFER_ANSWER_RATE * transfer.share
+                )
     return visits
 
 
@@ -98,22 +117,25 @@ def _cut_epoch(now: dt.datetime | None, period: Period) -> int | None:
     return int(aware.timestamp())
 
 
-def _contacts(seed: int, center: Center, books: dict[str, CustomerBook],
-              cut_at: int | None) -> dict[str, list[Contact]]:
+def _contacts(
+    seed: int, center: Center, books: dict[str, CustomerBook], cut_at: int | None
+) -> dict[str, list[Contact]]:
     contacts: dict[str, list[Contact]] = {t.tenant: [] for t in center.tenants}
     for index, queue in enumerate(center.queues):
         if queue.volume.calls_per_weekday <= 0:
             continue
         draw = draw_arrivals(_rng(seed, "arrivals", index), queue.volume, center.period)
-        for contact in assign_callers(_rng(seed, "callers", index), queue, books[queue.tenant],
-                                      draw.epochs):
+        for contact in assign_callers(
+            _rng(seed, "callers", index), queue, books[queue.tenant], draw.epochs
+        ):
             if cut_at is None or contact.arrived_at <= cut_at:
                 contacts[queue.tenant].append(contact)
     return contacts
 
 
-def generate(*, days: int = 30, seed: int = 7, end: dt.date = DEFAULT_END,
-             now: dt.datetime | None = None) -> DemoData:
+def generate(
+    *, days: int = 30, seed: int = 7, end: dt.date = DEFAULT_END, now: dt.datetime | None = None
+) -> DemoData:
     """Simulate the center over ``days`` days ending with ``end``.
 
     ``now`` (naive = the center's local time) stops the world at that moment: calls
@@ -122,8 +144,9 @@ def generate(*, days: int = 30, seed: int = 7, end: dt.date = DEFAULT_END,
     period = Period.ending(end, days, TZ_NAME)
     cut_at = _cut_epoch(now, period)
     center = build_center(_rng(seed, "roster"), period)
-    books = {t.tenant: build_book(_rng(seed, "customers", i), t)
-             for i, t in enumerate(center.tenants)}
+    books = {
+        t.tenant: build_book(_rng(seed, "customers", i), t) for i, t in enumerate(center.tenants)
+    }
     contacts = _contacts(seed, center, books, cut_at)
     staffing = build_staffing(_rng(seed, "staffing"), center, expected_visits_per_weekday(center))
     pbxes = {t.tenant: Pbx(f"pbx-{t.tenant}", t.tenant) for t in center.tenants}
@@ -131,9 +154,14 @@ def generate(*, days: int = 30, seed: int = 7, end: dt.date = DEFAULT_END,
     for index, tenant in enumerate(center.tenants):
         agents = center.agents_of(tenant.tenant, outbound=False)
         queues[tenant.tenant] = simulate_client(
-            _rng(seed, "inbound", index), pbxes[tenant.tenant], period,
-            center.queues_of(tenant.tenant), agents, staffing.worked_by(agents),
-            contacts[tenant.tenant])
+            _rng(seed, "inbound", index),
+            pbxes[tenant.tenant],
+            period,
+            center.queues_of(tenant.tenant),
+            agents,
+            staffing.worked_by(agents),
+            contacts[tenant.tenant],
+        )
     leads: list[Lead] = []
     attempts: list[tuple[Pbx, DialAttempt]] = []
     for index, campaign in enumerate(center.campaigns):
@@ -141,20 +169,40 @@ def generate(*, days: int = 30, seed: int = 7, end: dt.date = DEFAULT_END,
         dialers = [a for a in center.agents if a.campaign == campaign.campaign]
         book = books[campaign.tenant] if campaign.existing_customers else None
         campaign_leads, campaign_attempts = run_campaign(
-            _rng(seed, "outbound", index), pbx, period, campaign, book,
-            staffing.worked_by(dialers), cut_at)
+            _rng(seed, "outbound", index),
+            pbx,
+            period,
+            campaign,
+            book,
+            staffing.worked_by(dialers),
+            cut_at,
+        )
         leads += campaign_leads
         attempts += [(pbx, a) for a in campaign_attempts]
     direct = []
     for index, tenant in enumerate(center.tenants):
         pbx = pbxes[tenant.tenant]
-        direct += [(pbx, d) for d in direct_calls(_rng(seed, "direct", index), pbx, period,
-                                                  center, books[tenant.tenant].phones)
-                   if cut_at is None or d.start <= cut_at]
+        direct += [
+            (pbx, d)
+            for d in direct_calls(
+                _rng(seed, "direct", index), pbx, period, center, books[tenant.tenant].phones
+            )
+            if cut_at is None or d.start <= cut_at
+        ]
     for index, tenant in enumerate(center.tenants):
         pbxes[tenant.tenant].number_channels(_rng(seed, "uniqueids", index))
-    return DemoData(seed, center, staffing, books, pbxes, queues, tuple(leads), tuple(attempts),
-                    tuple(direct), cut_at)
+    return DemoData(
+        seed,
+        center,
+        staffing,
+        books,
+        pbxes,
+        queues,
+        tuple(leads),
+        tuple(attempts),
+        tuple(direct),
+        cut_at,
+    )
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -211,25 +259,47 @@ def write_files(data: DemoData, data_dir: Path) -> list[SourceFile]:
         write_queue_log(pbx_dir / "queue_log", pbx, cut_at)
         files.append(SourceFile("queue-log", pbx_dir / "queue_log", IngestOptions(tenant=tenant)))
     for tenant, pbx in data.pbxes.items():
-        rows = master_rows(pbx, center, data.queues[tenant].calls,
-                           [a for p, a in data.attempts if p is pbx],
-                           [d for p, d in data.direct if p is pbx])
+        rows = master_rows(
+            pbx,
+            center,
+            data.queues[tenant].calls,
+            [a for p, a in data.attempts if p is pbx],
+            [d for p, d in data.direct if p is pbx],
+        )
         path = data_dir / pbx.name / "Master.csv"
         write_master_csv(path, rows, period, cut_at)
         files.append(SourceFile("cdr", path, IngestOptions(tz=TZ_NAME, tenant=tenant)))
     builder = _crm_records(data)
     records("dispositions", builder.dispositions)
-    records("ivr_steps", [row for pbx, call in data.inbound_calls()
-                          for row in ivr.step_rows(pbx.uniqueid(call.channel), call.ivr, cut_at)])
-    records("dials", [dial_row(pbx.uniqueid(a.agent_leg), a) for pbx, a in data.attempts
-                      if cut_at is None or a.ended_at <= cut_at])
+    records(
+        "ivr_steps",
+        [
+            row
+            for pbx, call in data.inbound_calls()
+            for row in ivr.step_rows(pbx.uniqueid(call.channel), call.ivr, cut_at)
+        ],
+    )
+    records(
+        "dials",
+        [
+            dial_row(pbx.uniqueid(a.agent_leg), a)
+            for pbx, a in data.attempts
+            if cut_at is None or a.ended_at <= cut_at
+        ],
+    )
     records("leads", builder.leads)
     records("deals", builder.deals)
     records("customers", builder.customers())
     records("surveys", _before(builder.surveys, "answered_at", cut_at))
-    records("costs", crm.build_costs(center, data.staffing,
-                                     crm.CallRecords(list(data.inbound_calls()), data.attempts),
-                                     data.leads))
+    records(
+        "costs",
+        crm.build_costs(
+            center,
+            data.staffing,
+            crm.CallRecords(list(data.inbound_calls()), data.attempts),
+            data.leads,
+        ),
+    )
     return files
 
 
@@ -237,8 +307,15 @@ def load_files(wh: Warehouse, files: list[SourceFile]) -> list[IngestReport]:
     return [ingest(wh, f.source, f.path, f.options) for f in files]
 
 
-def build_demo(wh: Warehouse, *, days: int = 30, seed: int = 7, data_dir: Path,
-               end: dt.date = DEFAULT_END, now: dt.datetime | None = None) -> list[IngestReport]:
+def build_demo(
+    wh: Warehouse,
+    *,
+    days: int = 30,
+    seed: int = 7,
+    data_dir: Path,
+    end: dt.date = DEFAULT_END,
+    now: dt.datetime | None = None,
+) -> list[IngestReport]:
     """Generate the demo center, write its files into ``data_dir`` and load them into
     ``wh`` through the real adapters; returns one ingest report per file."""
     data = generate(days=days, seed=seed, end=end, now=now)

@@ -65,8 +65,9 @@ class VolumeModel:
     """Variance / mean of a day's count (1 = Poisson)."""
 
     def expected_per_day(self, period: Period) -> np.ndarray:
-        return np.array([self.calls_per_weekday * self.weekday_factors[d.weekday()]
-                         for d in period.days])
+        return np.array(
+            [self.calls_per_weekday * self.weekday_factors[d.weekday()] for d in period.days]
+        )
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,9 @@ class ArrivalDraw:
     count_per_day: np.ndarray
 
 
-def gamma_day_factors(rng: np.random.Generator, expected_per_day: np.ndarray,
-                      daily_dispersion: float) -> np.ndarray:
+def gamma_day_factors(
+    rng: np.random.Generator, expected_per_day: np.ndarray, daily_dispersion: float
+) -> np.ndarray:
     """Mean-1 gamma factors whose shape makes each day's count have variance
     ``daily_dispersion * mean``: Var = m + m**2 / shape, so shape = m / (dispersion - 1)."""
     if daily_dispersion <= 1:

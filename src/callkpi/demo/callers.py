@@ -85,8 +85,9 @@ class Contact:
     repeat: bool
 
 
-def _new_caller(rng: np.random.Generator, book: CustomerBook, queue: QueueSpec,
-                pool: np.ndarray | None) -> Caller:
+def _new_caller(
+    rng: np.random.Generator, book: CustomerBook, queue: QueueSpec, pool: np.ndarray | None
+) -> Caller:
     """A first-time caller: someone from the book (from ``pool`` if given), or not."""
     if rng.random() < queue.unknown_caller_share:
         return Caller(mobile_numbers(rng, 1)[0], None)
@@ -112,8 +113,9 @@ def _repeat_delay_s(rng: np.random.Generator) -> int:
     return int(rng.uniform(1, 6) * 86_400 + rng.normal(0, 7200))
 
 
-def assign_callers(rng: np.random.Generator, queue: QueueSpec, book: CustomerBook,
-                   arrivals: np.ndarray) -> list[Contact]:
+def assign_callers(
+    rng: np.random.Generator, queue: QueueSpec, book: CustomerBook, arrivals: np.ndarray
+) -> list[Contact]:
     """A caller, reason and planned resolution for each arrival of one queue (in time
     order). Unresolved contacts come back as later arrivals of the same queue."""
     pool = book.index_of_segment(queue.caller_segments) if queue.caller_segments else None

@@ -188,20 +188,47 @@ class Agent:
 
 
 SITES = (
-    Site("msk", "Moscow", rent_rub_per_seat_month=16_000, agent_hourly_cost_rub=560,
-         supervisor_monthly_cost_rub=140_000),
-    Site("kzn", "Kazan", rent_rub_per_seat_month=9_000, agent_hourly_cost_rub=410,
-         supervisor_monthly_cost_rub=105_000),
+    Site(
+        "msk",
+        "Moscow",
+        rent_rub_per_seat_month=16_000,
+        agent_hourly_cost_rub=560,
+        supervisor_monthly_cost_rub=140_000,
+    ),
+    Site(
+        "kzn",
+        "Kazan",
+        rent_rub_per_seat_month=9_000,
+        agent_hourly_cost_rub=410,
+        supervisor_monthly_cost_rub=105_000,
+    ),
 )
 
 TENANTS = (
-    Tenant("nordbank", "Nord Bank", "retail banking", customer_base=60_000,
-           segments=(("mass", 0.82), ("premium", 0.15), ("private", 0.03)), churn_per_month=0.008),
-    Tenant("telesfera", "Telesfera", "mobile operator", customer_base=80_000,
-           segments=(("prepaid", 0.45), ("postpaid", 0.47), ("business", 0.08)),
-           churn_per_month=0.02),
-    Tenant("marketplus", "MarketPlus", "online retailer", customer_base=50_000,
-           segments=(("new", 0.35), ("regular", 0.5), ("loyal", 0.15)), churn_per_month=0.03),
+    Tenant(
+        "nordbank",
+        "Nord Bank",
+        "retail banking",
+        customer_base=60_000,
+        segments=(("mass", 0.82), ("premium", 0.15), ("private", 0.03)),
+        churn_per_month=0.008,
+    ),
+    Tenant(
+        "telesfera",
+        "Telesfera",
+        "mobile operator",
+        customer_base=80_000,
+        segments=(("prepaid", 0.45), ("postpaid", 0.47), ("business", 0.08)),
+        churn_per_month=0.02,
+    ),
+    Tenant(
+        "marketplus",
+        "MarketPlus",
+        "online retailer",
+        customer_base=50_000,
+        segments=(("new", 0.35), ("regular", 0.5), ("loyal", 0.15)),
+        churn_per_month=0.03,
+    ),
 )
 
 _BANK_WEEK = (1.18, 1.06, 1.0, 0.98, 1.02, 0.62, 0.5)
@@ -213,84 +240,148 @@ _RETAIL_PROFILE = (Peak(11.0, 1.5, 1.0), Peak(15.5, 1.8, 0.75), Peak(20.0, 1.0, 
 
 QUEUES = (
     QueueSpec(
-        "bank_cards", "nordbank", did="74957550100", extension="7001", weight=0,
+        "bank_cards",
+        "nordbank",
+        did="74957550100",
+        extension="7001",
+        weight=0,
         volume=VolumeModel(920, _BANK_WEEK, IntradayProfile(_DAY_PROFILE, 0.15, 8, 22)),
-        talk_median_s=170, talk_sigma=0.6, acw_median_s=25, patience_s=360,
+        talk_median_s=170,
+        talk_sigma=0.6,
+        acw_median_s=25,
+        patience_s=360,
         unknown_caller_share=0.06,
         transfers=(Transfer("attended", 0.02, "5101", "from-internal-xfer"),),
         wrap_codes=(
-            WrapCode("card_block", 14, 0.95), WrapCode("balance_question", 12, 0.97),
-            WrapCode("transaction_dispute", 12, 0.55), WrapCode("card_reissue", 10, 0.85),
-            WrapCode("limit_change", 8, 0.9), WrapCode("mobile_app_help", 20, 0.8),
-            WrapCode("loan_question", 12, 0.75), WrapCode("complaint", 5, 0.4),
+            WrapCode("card_block", 14, 0.95),
+            WrapCode("balance_question", 12, 0.97),
+            WrapCode("transaction_dispute", 12, 0.55),
+            WrapCode("card_reissue", 10, 0.85),
+            WrapCode("limit_change", 8, 0.9),
+            WrapCode("mobile_app_help", 20, 0.8),
+            WrapCode("loan_question", 12, 0.75),
+            WrapCode("complaint", 5, 0.4),
             WrapCode("other", 7, 0.8),
         ),
     ),
     QueueSpec(
-        "bank_vip", "nordbank", did="74957550199", extension="7002", weight=10,
+        "bank_vip",
+        "nordbank",
+        did="74957550199",
+        extension="7002",
+        weight=10,
         volume=VolumeModel(95, _BANK_WEEK, IntradayProfile(_DAY_PROFILE, 0.2, 8, 22)),
-        talk_median_s=300, talk_sigma=0.55, acw_median_s=40, patience_s=480,
-        short_abandon_share=0.01, complete_agent_share=0.4, unknown_caller_share=0.0,
+        talk_median_s=300,
+        talk_sigma=0.55,
+        acw_median_s=40,
+        patience_s=480,
+        short_abandon_share=0.01,
+        complete_agent_share=0.4,
+        unknown_caller_share=0.0,
         caller_segments=("premium", "private"),
         transfers=(Transfer("attended", 0.04, "5102", "from-internal-xfer"),),
         wrap_codes=(
-            WrapCode("investment_question", 20, 0.8), WrapCode("transfer_assistance", 22, 0.9),
-            WrapCode("card_issue", 20, 0.85), WrapCode("deposit_opening", 12, 0.9,
-                                                        product="term_deposit"),
-            WrapCode("complaint", 8, 0.5), WrapCode("other", 18, 0.85),
+            WrapCode("investment_question", 20, 0.8),
+            WrapCode("transfer_assistance", 22, 0.9),
+            WrapCode("card_issue", 20, 0.85),
+            WrapCode("deposit_opening", 12, 0.9, product="term_deposit"),
+            WrapCode("complaint", 8, 0.5),
+            WrapCode("other", 18, 0.85),
         ),
     ),
     QueueSpec(
-        "telecom_support", "telesfera", did="78003330500", extension="7101", weight=0,
+        "telecom_support",
+        "telesfera",
+        did="78003330500",
+        extension="7101",
+        weight=0,
         volume=VolumeModel(670, _TELECOM_WEEK, IntradayProfile(_DAY_PROFILE, 0.2, 8, 22)),
-        talk_median_s=210, talk_sigma=0.65, acw_median_s=20, patience_s=300,
-        max_wait_s=600, exit_key_prob=0.05,
+        talk_median_s=210,
+        talk_sigma=0.65,
+        acw_median_s=20,
+        patience_s=300,
+        max_wait_s=600,
+        exit_key_prob=0.05,
         transfers=(
-            Transfer("blind", 0.06, "7103", "from-internal-xfer", "telecom_tier2",
-                     escalation=True),
+            Transfer("blind", 0.06, "7103", "from-internal-xfer", "telecom_tier2", escalation=True),
             Transfer("blind", 0.03, "7102", "from-internal-xfer", "telecom_sales"),
         ),
         wrap_codes=(
-            WrapCode("no_internet", 18, 0.7), WrapCode("billing_question", 20, 0.85),
-            WrapCode("tariff_change", 12, 0.92), WrapCode("roaming", 8, 0.9),
-            WrapCode("sim_replacement", 7, 0.8), WrapCode("contract_cancellation", 6, 0.6),
-            WrapCode("device_settings", 14, 0.75), WrapCode("complaint", 8, 0.45),
+            WrapCode("no_internet", 18, 0.7),
+            WrapCode("billing_question", 20, 0.85),
+            WrapCode("tariff_change", 12, 0.92),
+            WrapCode("roaming", 8, 0.9),
+            WrapCode("sim_replacement", 7, 0.8),
+            WrapCode("contract_cancellation", 6, 0.6),
+            WrapCode("device_settings", 14, 0.75),
+            WrapCode("complaint", 8, 0.45),
             WrapCode("other", 7, 0.85),
         ),
     ),
     QueueSpec(
-        "telecom_sales", "telesfera", did="78003330600", extension="7102", weight=5,
+        "telecom_sales",
+        "telesfera",
+        did="78003330600",
+        extension="7102",
+        weight=5,
         volume=VolumeModel(125, _TELECOM_WEEK, IntradayProfile(_DAY_PROFILE, 0.2, 9, 21)),
-        talk_median_s=330, talk_sigma=0.6, acw_median_s=40, patience_s=300,
-        complete_agent_share=0.45, unknown_caller_share=0.3,
+        talk_median_s=330,
+        talk_sigma=0.6,
+        acw_median_s=40,
+        patience_s=300,
+        complete_agent_share=0.45,
+        unknown_caller_share=0.3,
         wrap_codes=(
             WrapCode("sale_new_line", 14, 1.0, product="new_line"),
             WrapCode("sale_tariff_upgrade", 16, 1.0, product="tariff_unlim"),
             WrapCode("sale_home_internet", 8, 1.0, product="home_internet"),
-            WrapCode("tariff_consultation", 34, 0.9), WrapCode("not_interested", 18, 0.95),
+            WrapCode("tariff_consultation", 34, 0.9),
+            WrapCode("not_interested", 18, 0.95),
             WrapCode("other", 10, 0.85),
         ),
     ),
     QueueSpec(
-        "telecom_tier2", "telesfera", did="", extension="7103", weight=8,
+        "telecom_tier2",
+        "telesfera",
+        did="",
+        extension="7103",
+        weight=8,
         volume=VolumeModel(0, _TELECOM_WEEK, IntradayProfile(_DAY_PROFILE, 0.2, 8, 22)),
-        talk_median_s=420, talk_sigma=0.55, acw_median_s=60, patience_s=600,
-        short_abandon_share=0.01, complete_agent_share=0.5,
+        talk_median_s=420,
+        talk_sigma=0.55,
+        acw_median_s=60,
+        patience_s=600,
+        short_abandon_share=0.01,
+        complete_agent_share=0.5,
         wrap_codes=(
-            WrapCode("network_fault_ticket", 30, 0.4), WrapCode("technical_fix", 40, 0.85),
-            WrapCode("device_config", 20, 0.9), WrapCode("engineer_visit", 10, 0.3),
+            WrapCode("network_fault_ticket", 30, 0.4),
+            WrapCode("technical_fix", 40, 0.85),
+            WrapCode("device_config", 20, 0.9),
+            WrapCode("engineer_visit", 10, 0.3),
         ),
     ),
     QueueSpec(
-        "retail_orders", "marketplus", did="78005501020", extension="7201", weight=0,
+        "retail_orders",
+        "marketplus",
+        did="78005501020",
+        extension="7201",
+        weight=0,
         volume=VolumeModel(570, _RETAIL_WEEK, IntradayProfile(_RETAIL_PROFILE, 0.15, 9, 21)),
-        talk_median_s=150, talk_sigma=0.6, acw_median_s=15, patience_s=240,
-        max_wait_s=240, exit_key_prob=0.03, unknown_caller_share=0.12,
+        talk_median_s=150,
+        talk_sigma=0.6,
+        acw_median_s=15,
+        patience_s=240,
+        max_wait_s=240,
+        exit_key_prob=0.03,
+        unknown_caller_share=0.12,
         transfers=(Transfer("attended", 0.02, "5201", "from-internal-xfer"),),
         wrap_codes=(
-            WrapCode("order_status", 26, 0.95), WrapCode("delivery_problem", 18, 0.6),
-            WrapCode("return_request", 14, 0.85), WrapCode("refund_status", 12, 0.7),
-            WrapCode("payment_problem", 8, 0.75), WrapCode("order_change", 10, 0.9),
+            WrapCode("order_status", 26, 0.95),
+            WrapCode("delivery_problem", 18, 0.6),
+            WrapCode("return_request", 14, 0.85),
+            WrapCode("refund_status", 12, 0.7),
+            WrapCode("payment_problem", 8, 0.75),
+            WrapCode("order_change", 10, 0.9),
             WrapCode("phone_order", 6, 1.0, product="phone_order"),
             WrapCode("complaint", 6, 0.45),
         ),
@@ -315,52 +406,208 @@ PRODUCTS = {
 deposit's margin, a tariff's annual fee) or the order value."""
 
 CAMPAIGNS = (
-    Campaign("nb_credit_card_xsell", "nordbank", ((PRODUCTS["credit_card"], 1.0),),
-             initial_leads=2600, new_leads_per_weekday=70, sale_prob=0.09,
-             callback_prob=0.22, connect_prob=0.3, cost_per_lead_rub=45),
-    Campaign("ts_winback", "telesfera",
-             ((PRODUCTS["tariff_smart"], 0.5), (PRODUCTS["tariff_unlim"], 0.3),
-              (PRODUCTS["home_internet"], 0.2)),
-             initial_leads=2200, new_leads_per_weekday=50, sale_prob=0.11,
-             callback_prob=0.2, connect_prob=0.28, cost_per_lead_rub=25,
-             existing_customers=False),
-    Campaign("mp_reactivation", "marketplus",
-             ((PRODUCTS["promo_order"], 0.75), (PRODUCTS["subscription_plus"], 0.25)),
-             initial_leads=2200, new_leads_per_weekday=90, sale_prob=0.14,
-             callback_prob=0.15, connect_prob=0.33, cost_per_lead_rub=15),
+    Campaign(
+        "nb_credit_card_xsell",
+        "nordbank",
+        ((PRODUCTS["credit_card"], 1.0),),
+        initial_leads=2600,
+        new_leads_per_weekday=70,
+        sale_prob=0.09,
+        callback_prob=0.22,
+        connect_prob=0.3,
+        cost_per_lead_rub=45,
+    ),
+    Campaign(
+        "ts_winback",
+        "telesfera",
+        (
+            (PRODUCTS["tariff_smart"], 0.5),
+            (PRODUCTS["tariff_unlim"], 0.3),
+            (PRODUCTS["home_internet"], 0.2),
+        ),
+        initial_leads=2200,
+        new_leads_per_weekday=50,
+        sale_prob=0.11,
+        callback_prob=0.2,
+        connect_prob=0.28,
+        cost_per_lead_rub=25,
+        existing_customers=False,
+    ),
+    Campaign(
+        "mp_reactivation",
+        "marketplus",
+        ((PRODUCTS["promo_order"], 0.75), (PRODUCTS["subscription_plus"], 0.25)),
+        initial_leads=2200,
+        new_leads_per_weekday=90,
+        sale_prob=0.14,
+        callback_prob=0.15,
+        connect_prob=0.33,
+        cost_per_lead_rub=15,
+    ),
 )
 
 TEAMS = (
-    TeamSpec("bank_msk", "msk", "nordbank", "Elena Smirnova", "3001", size=10,
-             skills=("bank_cards", "bank_vip"), senior_count=5,
-             senior_skills=("bank_vip", "bank_cards"), part_time=2, first_extension=1001),
-    TeamSpec("bank_kzn", "kzn", "nordbank", "Rustam Galiev", "3002", size=9,
-             skills=("bank_cards",), part_time=3, first_extension=1011),
-    TeamSpec("telecom_kzn", "kzn", "telesfera", "Aigul Khabibullina", "3003", size=13,
-             skills=("telecom_support",), part_time=4, first_extension=1101),
-    TeamSpec("telecom_msk", "msk", "telesfera", "Dmitry Volkov", "3004", size=10,
-             skills=("telecom_sales",), senior_count=4,
-             senior_skills=("telecom_tier2", "telecom_sales"), part_time=2,
-             first_extension=1114),
-    TeamSpec("retail_kzn", "kzn", "marketplus", "Marat Ziganshin", "3005", size=10,
-             skills=("retail_orders",), part_time=3, first_extension=1201),
-    TeamSpec("outbound_msk", "msk", "", "Olga Kuznetsova", "3006", size=7, skills=(),
-             campaigns=("nb_credit_card_xsell", "ts_winback", "mp_reactivation"),
-             first_extension=2001, shift_h=5.0),
+    TeamSpec(
+        "bank_msk",
+        "msk",
+        "nordbank",
+        "Elena Smirnova",
+        "3001",
+        size=10,
+        skills=("bank_cards", "bank_vip"),
+        senior_count=5,
+        senior_skills=("bank_vip", "bank_cards"),
+        part_time=2,
+        first_extension=1001,
+    ),
+    TeamSpec(
+        "bank_kzn",
+        "kzn",
+        "nordbank",
+        "Rustam Galiev",
+        "3002",
+        size=9,
+        skills=("bank_cards",),
+        part_time=3,
+        first_extension=1011,
+    ),
+    TeamSpec(
+        "telecom_kzn",
+        "kzn",
+        "telesfera",
+        "Aigul Khabibullina",
+        "3003",
+        size=13,
+        skills=("telecom_support",),
+        part_time=4,
+        first_extension=1101,
+    ),
+    TeamSpec(
+        "telecom_msk",
+        "msk",
+        "telesfera",
+        "Dmitry Volkov",
+        "3004",
+        size=10,
+        skills=("telecom_sales",),
+        senior_count=4,
+        senior_skills=("telecom_tier2", "telecom_sales"),
+        part_time=2,
+        first_extension=1114,
+    ),
+    TeamSpec(
+        "retail_kzn",
+        "kzn",
+        "marketplus",
+        "Marat Ziganshin",
+        "3005",
+        size=10,
+        skills=("retail_orders",),
+        part_time=3,
+        first_extension=1201,
+    ),
+    TeamSpec(
+        "outbound_msk",
+        "msk",
+        "",
+        "Olga Kuznetsova",
+        "3006",
+        size=7,
+        skills=(),
+        campaigns=("nb_credit_card_xsell", "ts_winback", "mp_reactivation"),
+        first_extension=2001,
+        shift_h=5.0,
+    ),
 )
 
-_FIRST_NAMES_F = ("Anna", "Maria", "Elena", "Olga", "Natalia", "Irina", "Svetlana", "Tatiana",
-                  "Yulia", "Ekaterina", "Daria", "Alina", "Kristina", "Polina", "Viktoria",
-                  "Ksenia", "Anastasia", "Sofia", "Valeria", "Dilyara", "Guzel", "Liliya")
-_FIRST_NAMES_M = ("Alexey", "Dmitry", "Sergey", "Andrey", "Ivan", "Maxim", "Nikita", "Artem",
-                  "Pavel", "Kirill", "Roman", "Egor", "Ilya", "Timur", "Ruslan", "Denis",
-                  "Vladimir", "Anton", "Ildar", "Artur")
-_SURNAMES = ("Ivanov", "Petrov", "Sidorov", "Smirnov", "Kuznetsov", "Popov", "Vasiliev",
-             "Sokolov", "Mikhailov", "Novikov", "Fedorov", "Morozov", "Volkov", "Alekseev",
-             "Lebedev", "Semenov", "Egorov", "Pavlov", "Kozlov", "Stepanov", "Nikolaev",
-             "Orlov", "Andreev", "Makarov", "Nikitin", "Zakharov", "Zaitsev", "Soloviev",
-             "Borisov", "Yakovlev", "Grigoriev", "Romanov", "Vorobiev", "Sergeev", "Galiullin",
-             "Sabirov", "Khairullin", "Valiev", "Nurmukhametov", "Fazliev")
+_FIRST_NAMES_F = (
+    "Anna",
+    "Maria",
+    "Elena",
+    "Olga",
+    "Natalia",
+    "Irina",
+    "Svetlana",
+    "Tatiana",
+    "Yulia",
+    "Ekaterina",
+    "Daria",
+    "Alina",
+    "Kristina",
+    "Polina",
+    "Viktoria",
+    "Ksenia",
+    "Anastasia",
+    "Sofia",
+    "Valeria",
+    "Dilyara",
+    "Guzel",
+    "Liliya",
+)
+_FIRST_NAMES_M = (
+    "Alexey",
+    "Dmitry",
+    "Sergey",
+    "Andrey",
+    "Ivan",
+    "Maxim",
+    "Nikita",
+    "Artem",
+    "Pavel",
+    "Kirill",
+    "Roman",
+    "Egor",
+    "Ilya",
+    "Timur",
+    "Ruslan",
+    "Denis",
+    "Vladimir",
+    "Anton",
+    "Ildar",
+    "Artur",
+)
+_SURNAMES = (
+    "Ivanov",
+    "Petrov",
+    "Sidorov",
+    "Smirnov",
+    "Kuznetsov",
+    "Popov",
+    "Vasiliev",
+    "Sokolov",
+    "Mikhailov",
+    "Novikov",
+    "Fedorov",
+    "Morozov",
+    "Volkov",
+    "Alekseev",
+    "Lebedev",
+    "Semenov",
+    "Egorov",
+    "Pavlov",
+    "Kozlov",
+    "Stepanov",
+    "Nikolaev",
+    "Orlov",
+    "Andreev",
+    "Makarov",
+    "Nikitin",
+    "Zakharov",
+    "Zaitsev",
+    "Soloviev",
+    "Borisov",
+    "Yakovlev",
+    "Grigoriev",
+    "Romanov",
+    "Vorobiev",
+    "Sergeev",
+    "Galiullin",
+    "Sabirov",
+    "Khairullin",
+    "Valiev",
+    "Nurmukhametov",
+    "Fazliev",
+)
 
 PART_TIME_SHIFT_H = 6.0
 EXITS_DURING_PERIOD = 2
@@ -407,61 +654,77 @@ def _person_name(rng: np.random.Generator, used: set[str]) -> str:
             return name
 
 
-def _team_agents(rng: np.random.Generator, team: TeamSpec, site: Site, period: Period,
-                 used_names: set[str]) -> list[Agent]:
+def _team_agents(
+    rng: np.random.Generator, team: TeamSpec, site: Site, period: Period, used_names: set[str]
+) -> list[Agent]:
     agents = []
     for i in range(team.size):
         senior = i < team.senior_count
         extension = str(team.first_extension + i)
         campaign = team.campaigns[i % len(team.campaigns)] if team.campaigns else None
-        tenant = next(c.tenant for c in CAMPAIGNS if c.campaign == campaign) if campaign \
-            else team.tenant
+        tenant = (
+            next(c.tenant for c in CAMPAIGNS if c.campaign == campaign) if campaign else team.tenant
+        )
         tenure_days = int(rng.gamma(2.0, 300 if senior else 180)) + (400 if senior else 30)
-        agents.append(Agent(
-            agent=extension if campaign else f"PJSIP/{extension}",
-            extension=extension,
-            name=_person_name(rng, used_names),
-            team=team.team,
-            supervisor=team.supervisor,
-            site=team.site,
-            tenant=tenant,
-            hire_date=period.first_day - dt.timedelta(days=tenure_days),
-            exit_date=None,
-            hourly_cost_rub=round(site.agent_hourly_cost_rub * (1.2 if senior else 1.0)
-                                  * (0.95 + 0.1 * rng.random()), 2),
-            skills=team.senior_skills if senior else team.skills,
-            campaign=campaign,
-            senior=senior,
-            quality=float(rng.normal(0.0, 0.35)),
-            shift_h=PART_TIME_SHIFT_H if i >= team.size - team.part_time else team.shift_h,
-        ))
+        agents.append(
+            Agent(
+                agent=extension if campaign else f"PJSIP/{extension}",
+                extension=extension,
+                name=_person_name(rng, used_names),
+                team=team.team,
+                supervisor=team.supervisor,
+                site=team.site,
+                tenant=tenant,
+                hire_date=period.first_day - dt.timedelta(days=tenure_days),
+                exit_date=None,
+                hourly_cost_rub=round(
+                    site.agent_hourly_cost_rub
+                    * (1.2 if senior else 1.0)
+                    * (0.95 + 0.1 * rng.random()),
+                    2,
+                ),
+                skills=team.senior_skills if senior else team.skills,
+                campaign=campaign,
+                senior=senior,
+                quality=float(rng.normal(0.0, 0.35)),
+                shift_h=PART_TIME_SHIFT_H if i >= team.size - team.part_time else team.shift_h,
+            )
+        )
     return agents
 
 
-def _attrition(rng: np.random.Generator, agents: list[Agent], period: Period,
-               used_names: set[str]) -> list[Agent]:
+def _attrition(
+    rng: np.random.Generator, agents: list[Agent], period: Period, used_names: set[str]
+) -> list[Agent]:
     """A few regular inbound agents leave mid-period; a new hire takes each one's place."""
     if len(period.days) < 10:
         return agents
-    candidates = [i for i, a in enumerate(agents)
-                  if not a.senior and not a.outbound and a.shift_h >= 8]
+    candidates = [
+        i for i, a in enumerate(agents) if not a.senior and not a.outbound and a.shift_h >= 8
+    ]
     leaving = sorted(rng.choice(candidates, size=EXITS_DURING_PERIOD, replace=False).tolist())
     result = list(agents)
     for index in leaving:
         old = agents[index]
         exit_day = period.days[int(rng.integers(len(period.days) // 3, 2 * len(period.days) // 3))]
         result[index] = replace(old, exit_date=exit_day)
-        result.append(replace(
-            old, agent=f"PJSIP/{int(old.extension) + 50}", extension=str(int(old.extension) + 50),
-            name=_person_name(rng, used_names), hire_date=exit_day - dt.timedelta(days=3),
-            hourly_cost_rub=round(old.hourly_cost_rub * 0.92, 2),
-            quality=float(rng.normal(-0.15, 0.3)),
-        ))
+        result.append(
+            replace(
+                old,
+                agent=f"PJSIP/{int(old.extension) + 50}",
+                extension=str(int(old.extension) + 50),
+                name=_person_name(rng, used_names),
+                hire_date=exit_day - dt.timedelta(days=3),
+                hourly_cost_rub=round(old.hourly_cost_rub * 0.92, 2),
+                quality=float(rng.normal(-0.15, 0.3)),
+            )
+        )
     return result
 
 
-def build_roster(rng: np.random.Generator, period: Period,
-                 teams: tuple[TeamSpec, ...] = TEAMS) -> tuple[Agent, ...]:
+def build_roster(
+    rng: np.random.Generator, period: Period, teams: tuple[TeamSpec, ...] = TEAMS
+) -> tuple[Agent, ...]:
     used: set[str] = {t.supervisor for t in teams}
     agents: list[Agent] = []
     for team in teams:
@@ -476,8 +739,18 @@ def build_center(rng: np.random.Generator, period: Period) -> Center:
 
 def agent_rows(center: Center) -> list[dict[str, object]]:
     """The roster as ``agents`` records."""
-    return [{"agent": a.agent, "name": a.name, "team": a.team, "supervisor": a.supervisor,
-             "site": a.site, "region": center.site(a.site).city, "tenant": a.tenant,
-             "hire_date": a.hire_date, "exit_date": a.exit_date,
-             "hourly_cost": a.hourly_cost_rub}
-            for a in sorted(center.agents, key=lambda a: a.agent)]
+    return [
+        {
+            "agent": a.agent,
+            "name": a.name,
+            "team": a.team,
+            "supervisor": a.supervisor,
+            "site": a.site,
+            "region": center.site(a.site).city,
+            "tenant": a.tenant,
+            "hire_date": a.hire_date,
+            "exit_date": a.exit_date,
+            "hourly_cost": a.hourly_cost_rub,
+        }
+        for a in sorted(center.agents, key=lambda a: a.agent)
+    ]

@@ -100,7 +100,8 @@ class CrmBuilder:
     def _known(self, ended_at: int | None, acw_s: int | None = 0) -> bool:
         """Whether the agent had recorded the call by ``cut_at``."""
         return ended_at is not None and (
-            self.cut_at is None or ended_at + (acw_s or 0) <= self.cut_at)
+            self.cut_at is None or ended_at + (acw_s or 0) <= self.cut_at
+        )
 
     def customer_id(self, tenant: str, index: int | None, at: int) -> str | None:
         if index is None:
@@ -115,58 +116,109 @@ class CrmBuilder:
         call_id = pbx.uniqueid(call.channel)
         customer = self.customer_id(tenant, contact.caller.customer, call.arrived_at)
         resolved = False
-        recorded = [v for v in call.visits if v.outcome == "answered" and v.agent is not None
-                    and self._known(v.ended_at, v.acw_s)]
+        recorded = [
+            v
+            for v in call.visits
+            if v.outcome == "answered" and v.agent is not None and self._known(v.ended_at, v.acw_s)
+        ]
         for visit in recorded:
             code, resolved = _visit_outcome(self.rng, self.center, visit)
             assert visit.ended_at is not None and visit.agent is not None
             recorded_at = visit.ended_at + (visit.acw_s or 0)
             lead_id = None
             if code.product:
-                customer, lead_id = self._inbound_sale(tenant, visit, code.product, customer,
-                                                       len(self.leads) + 1)
-            self.dispositions.append({
-                "call_id": call_id, "agent": visit.agent.agent, "wrap_code": code.code,
-                "resolved": resolved,
-                "escalated": bool(visit.transfer is not None and visit.transfer.escalation),
-                "customer_id": customer, "lead_id": lead_id, "recorded_at": recorded_at})
+                customer, lead_id = self._inbound_sale(
+                    tenant, visit, code.product, customer, len(self.leads) + 1
+                )
+            self.dispositions.append(
+                {
+                    "call_id": call_id,
+                    "agent": visit.agent.agent,
+                    "wrap_code": code.code,
+                    "resolved": resolved,
+                    "escalated": bool(visit.transfer is not None and visit.transfer.escalation),
+                    "customer_id": customer,
+                    "lead_id": lead_id,
+                    "recorded_at": recorded_at,
+                }
+            )
             if code.code == "contract_cancellation" and not resolved and customer:
                 self.churn[customer] = visit.ended_at + int(self.rng.integers(1, 10)) * 86_400
         last = call.visits[-1] if call.visits else None
-        if last is not None and recorded and recorded[-1] is last \
-                and self.rng.random() < SURVEY_RESPONSE_PROB:
+        if (
+            last is not None
+            and recorded
+            and recorded[-1] is last
+            and self.rng.random() < SURVEY_RESPONSE_PROB
+        ):
             self._survey(call_id, customer, call, last, resolved)
 
-    def _inbound_sale(self, tenant: str, visit: Visit, product: str, customer: str | None,
-                      number: int) -> tuple[str, str]:
+    def _inbound_sale(
+        self, tenant: str, visit: Visit, product: str, customer: str | None, number: int
+    ) -> tuple[str, str]:
         assert visit.answered_at is not None and visit.ended_at is not None and visit.agent
         lead_id = f"IN-{ID_PREFIX[tenant]}-{number:06d}"
         if customer is None:
             customer = f"{ID_PREFIX[tenant]}-N{number:06d}"
-            self.new_customers.append({"customer_id": customer, "tenant": tenant,
-                                       "segment": "new", "acquired_at": visit.ended_at})
-        self.leads.append({"lead_id": lead_id, "tenant": tenant, "campaign": None,
-                           "source_channel": "inbound_call", "created_at": visit.answered_at,
-                           "first_contact_at": visit.answered_at, "stage": "won",
-                           "stage_changed_at": visit.ended_at})
+            self.new_customers.append(
+                {
+                    "customer_id": customer,
+                    "tenant": tenant,
+                    "segment": "new",
+                    "acquired_at": visit.ended_at,
+                }
+            )
+        self.leads.append(
+            {
+                "lead_id": lead_id,
+                "tenant": tenant,
+                "campaign": None,
+                "source_channel": "inbound_call",
+                "created_at": visit.answered_at,
+                "first_contact_at": visit.answered_at,
+                "stage": "won",
+                "stage_changed_at": visit.ended_at,
+            }
+        )
         spec = PRODUCTS[product]
-        amount = spec.median_rub if spec.sigma == 0 else round(
-            float(self.rng.lognormal(math.log(spec.median_rub), spec.sigma)), -1)
-        self.deals.append({"deal_id": f"D-{lead_id}", "lead_id": lead_id,
-                           "customer_id": customer, "agent": visit.agent.agent,
-                           "campaign": None, "tenant": tenant, "opened_at": visit.answered_at,
-                           "closed_at": visit.ended_at, "status": "won", "amount": amount,
-                           "currency": CURRENCY, "product": product})
+        amount = (
+            spec.median_rub
+            if spec.sigma == 0
+            else round(float(self.rng.lognormal(math.log(spec.median_rub), spec.sigma)), -1)
+        )
+        self.deals.append(
+            {
+                "deal_id": f"D-{lead_id}",
+                "lead_id": lead_id,
+                "customer_id": customer,
+                "agent": visit.agent.agent,
+                "campaign": None,
+                "tenant": tenant,
+                "opened_at": visit.answered_at,
+                "closed_at": visit.ended_at,
+                "status": "won",
+                "amount": amount,
+                "currency": CURRENCY,
+                "product": product,
+            }
+        )
         return customer, lead_id
 
-    def _survey(self, call_id: str, customer: str | None, call: InboundCall, last: Visit,
-                resolved: bool) -> None:
+    def _survey(
+        self, call_id: str, customer: str | None, call: InboundCall, last: Visit, resolved: bool
+    ) -> None:
         """A post-call survey about the call's last visit (``resolved`` on that visit)."""
         rng = self.rng
         assert last.agent is not None and last.ended_at is not None
         waited = sum(v.wait_s or 0 for v in call.visits)
-        mood = (0.9 * resolved - 0.45 + last.agent.quality - 0.004 * min(waited, 300)
-                - 0.3 * (len(call.visits) > 1) + rng.normal(0, 0.75))
+        mood = (
+            0.9 * resolved
+            - 0.45
+            + last.agent.quality
+            - 0.004 * min(waited, 300)
+            - 0.3 * (len(call.visits) > 1)
+            + rng.normal(0, 0.75)
+        )
         kinds = [("csat", 5, 4.1, 0.9, 1)]
         if rng.random() < NPS_SHARE:
             kinds.append(("nps", 10, 7.9, 1.7, 0))
@@ -175,44 +227,79 @@ class CrmBuilder:
         for kind, scale_max, centre, spread, lowest in kinds:
             score = min(scale_max, max(lowest, round(centre + spread * mood)))
             delay = int(rng.integers(20, 90)) if kind != "nps" else int(rng.integers(1800, 14_400))
-            self.surveys.append({
-                "survey_id": f"S-{len(self.surveys) + 1:07d}", "call_id": call_id,
-                "customer_id": customer, "agent": last.agent.agent, "kind": kind,
-                "score": float(score), "scale_max": float(scale_max),
-                "answered_at": last.ended_at + delay})
+            self.surveys.append(
+                {
+                    "survey_id": f"S-{len(self.surveys) + 1:07d}",
+                    "call_id": call_id,
+                    "customer_id": customer,
+                    "agent": last.agent.agent,
+                    "kind": kind,
+                    "score": float(score),
+                    "scale_max": float(scale_max),
+                    "answered_at": last.ended_at + delay,
+                }
+            )
 
     def dial(self, pbx: Pbx, attempt: DialAttempt) -> None:
         if not self._known(attempt.ended_at, attempt.acw_s):
             return
         lead = attempt.lead
         customer = self.customer_id(pbx.tenant, lead.customer, attempt.dialed_at)
-        self.dispositions.append({
-            "call_id": pbx.uniqueid(attempt.agent_leg), "agent": attempt.agent.agent,
-            "wrap_code": attempt.disposition, "customer_id": customer, "lead_id": lead.lead_id,
-            "campaign": lead.campaign.campaign,
-            "recorded_at": attempt.ended_at + attempt.acw_s})
+        self.dispositions.append(
+            {
+                "call_id": pbx.uniqueid(attempt.agent_leg),
+                "agent": attempt.agent.agent,
+                "wrap_code": attempt.disposition,
+                "customer_id": customer,
+                "lead_id": lead.lead_id,
+                "campaign": lead.campaign.campaign,
+                "recorded_at": attempt.ended_at + attempt.acw_s,
+            }
+        )
 
     def campaign_lead(self, lead: Lead) -> None:
         tenant = lead.campaign.tenant
         customer = self.customer_id(tenant, lead.customer, lead.created_at)
-        self.leads.append({
-            "lead_id": lead.lead_id, "tenant": tenant, "campaign": lead.campaign.campaign,
-            "source_channel": "customer_base" if lead.customer is not None else "partner_list",
-            "created_at": lead.created_at, "first_contact_at": lead.first_contact_at,
-            "stage": lead.stage, "stage_changed_at": lead.stage_changed_at})
+        self.leads.append(
+            {
+                "lead_id": lead.lead_id,
+                "tenant": tenant,
+                "campaign": lead.campaign.campaign,
+                "source_channel": "customer_base" if lead.customer is not None else "partner_list",
+                "created_at": lead.created_at,
+                "first_contact_at": lead.first_contact_at,
+                "stage": lead.stage,
+                "stage_changed_at": lead.stage_changed_at,
+            }
+        )
         if lead.deal_status is None or lead.deal_opened_at is None or lead.deal_agent is None:
             return
         if lead.deal_status == "won" and customer is None:
             customer = f"{ID_PREFIX[tenant]}-W{lead.lead_id[-6:]}"
-            self.new_customers.append({"customer_id": customer, "tenant": tenant,
-                                       "segment": "winback", "acquired_at": lead.deal_closed_at})
-        self.deals.append({
-            "deal_id": f"D-{lead.lead_id}", "lead_id": lead.lead_id, "customer_id": customer,
-            "agent": lead.deal_agent.agent, "campaign": lead.campaign.campaign, "tenant": tenant,
-            "opened_at": lead.deal_opened_at, "closed_at": lead.deal_closed_at,
-            "status": lead.deal_status, "amount": lead.amount_rub,
-            "currency": CURRENCY if lead.amount_rub is not None else None,
-            "product": lead.product.product if lead.product else None})
+            self.new_customers.append(
+                {
+                    "customer_id": customer,
+                    "tenant": tenant,
+                    "segment": "winback",
+                    "acquired_at": lead.deal_closed_at,
+                }
+            )
+        self.deals.append(
+            {
+                "deal_id": f"D-{lead.lead_id}",
+                "lead_id": lead.lead_id,
+                "customer_id": customer,
+                "agent": lead.deal_agent.agent,
+                "campaign": lead.campaign.campaign,
+                "tenant": tenant,
+                "opened_at": lead.deal_opened_at,
+                "closed_at": lead.deal_closed_at,
+                "status": lead.deal_status,
+                "amount": lead.amount_rub,
+                "currency": CURRENCY if lead.amount_rub is not None else None,
+                "product": lead.product.product if lead.product else None,
+            }
+        )
 
     def customers(self) -> list[Row]:
         """Book customers who were in touch, and the new ones; some churn in the period."""
@@ -223,16 +310,25 @@ class CrmBuilder:
         for (tenant, index), first_touch in sorted(self.customers_seen.items()):
             book = self.books[tenant]
             customer = book.ids[index]
-            acquired = period.start_epoch - int(book.tenure_days[index]) * 86_400 \
+            acquired = (
+                period.start_epoch
+                - int(book.tenure_days[index]) * 86_400
                 + int(self.rng.integers(9 * 3600, 21 * 3600))
+            )
             churned = self.churn.get(customer)
             if churned is None and self.rng.random() < monthly[tenant] * span_s / (30 * 86_400):
                 churned = first_touch + int(self.rng.integers(3_600, 20 * 86_400))
             if churned is not None and churned >= period.end_epoch:
                 churned = None
-            rows.append({"customer_id": customer, "tenant": tenant,
-                         "segment": book.segments[index], "acquired_at": acquired,
-                         "churned_at": churned})
+            rows.append(
+                {
+                    "customer_id": customer,
+                    "tenant": tenant,
+                    "segment": book.segments[index],
+                    "acquired_at": acquired,
+                    "churned_at": churned,
+                }
+            )
         return rows + self.new_customers
 
 
@@ -258,8 +354,9 @@ def _month_fraction(start: dt.date, end: dt.date) -> float:
 CostKey = tuple[str, str, dt.date, dt.date, str]
 
 
-def _cost_key(tenant: str, campaign: str | None, month: tuple[dt.date, dt.date],
-              category: str) -> CostKey:
+def _cost_key(
+    tenant: str, campaign: str | None, month: tuple[dt.date, dt.date], category: str
+) -> CostKey:
     return tenant, campaign or "", month[0], month[1], category
 
 
@@ -278,8 +375,9 @@ class CostSheet:
     def month_of(self, day: dt.date) -> tuple[dt.date, dt.date]:
         return next(m for m in self.months if m[0] <= day <= m[1])
 
-    def add(self, tenant: str, campaign: str | None, day: dt.date, category: str,
-            amount: float) -> None:
+    def add(
+        self, tenant: str, campaign: str | None, day: dt.date, category: str, amount: float
+    ) -> None:
         if self.center.period.first_day <= day <= self.center.period.last_day:
             self.totals[_cost_key(tenant, campaign, self.month_of(day), category)] += amount
 
@@ -290,10 +388,18 @@ class CostSheet:
         self.add(tenant, campaign, day, "benefits", cost - salary)
 
     def rows(self) -> list[Row]:
-        return [{"tenant": tenant, "campaign": campaign or None, "period_start": start,
-                 "period_end": end, "category": category, "amount": round(amount, 2),
-                 "currency": CURRENCY}
-                for (tenant, campaign, start, end, category), amount in sorted(self.totals.items())]
+        return [
+            {
+                "tenant": tenant,
+                "campaign": campaign or None,
+                "period_start": start,
+                "period_end": end,
+                "category": category,
+                "amount": round(amount, 2),
+                "currency": CURRENCY,
+            }
+            for (tenant, campaign, start, end, category), amount in sorted(self.totals.items())
+        ]
 
 
 def _agent_pay(sheet: CostSheet, staffing: Staffing) -> None:
@@ -314,20 +420,36 @@ def _monthly_costs(sheet: CostSheet) -> None:
             if agent.hire_date > month[1] or (agent.exit_date and agent.exit_date <= month[0]):
                 continue
             site = center.site(agent.site)
-            sheet.add(agent.tenant, agent.campaign, month[0], "licences",
-                      LICENCE_RUB_PER_SEAT_MONTH * fraction)
-            sheet.add(agent.tenant, agent.campaign, month[0], "rent",
-                      site.rent_rub_per_seat_month * fraction)
+            sheet.add(
+                agent.tenant,
+                agent.campaign,
+                month[0],
+                "licences",
+                LICENCE_RUB_PER_SEAT_MONTH * fraction,
+            )
+            sheet.add(
+                agent.tenant,
+                agent.campaign,
+                month[0],
+                "rent",
+                site.rent_rub_per_seat_month * fraction,
+            )
         for team in center.teams:
             cost = center.site(team.site).supervisor_monthly_cost_rub * fraction
             owners: list[tuple[str, str | None]] = [
-                (center.campaign(c).tenant, c) for c in team.campaigns] or [(team.tenant, None)]
+                (center.campaign(c).tenant, c) for c in team.campaigns
+            ] or [(team.tenant, None)]
             for tenant, campaign in owners:
                 sheet.add_pay(tenant, campaign, month[0], cost / len(owners))
         for client in center.tenants:
             numbers = sum(1 for q in center.queues_of(client.tenant) if q.did)
-            sheet.add(client.tenant, None, month[0], "telephony",
-                      numbers * NUMBER_RENT_RUB_MONTH * fraction)
+            sheet.add(
+                client.tenant,
+                None,
+                month[0],
+                "telephony",
+                numbers * NUMBER_RENT_RUB_MONTH * fraction,
+            )
 
 
 def _call_minutes(sheet: CostSheet, records: CallRecords) -> None:
@@ -337,18 +459,28 @@ def _call_minutes(sheet: CostSheet, records: CallRecords) -> None:
         end = max([v.ended_at or v.entered_at for v in call.visits] + [call.ivr.ended_at])
         tollfree = center.queue(call.contact.queue).did.startswith("7800")
         rate = TELEPHONY_RUB_PER_MIN["inbound_tollfree" if tollfree else "inbound_local"]
-        sheet.add(pbx.tenant, None, center.period.local(call.arrived_at).date(), "telephony",
-                  rate * math.ceil((end - call.arrived_at) / 60))
+        sheet.add(
+            pbx.tenant,
+            None,
+            center.period.local(call.arrived_at).date(),
+            "telephony",
+            rate * math.ceil((end - call.arrived_at) / 60),
+        )
     for _, attempt in records.attempts:
         billed = attempt.talk_s + attempt.machine_s
         campaign = attempt.lead.campaign
-        sheet.add(campaign.tenant, campaign.campaign,
-                  center.period.local(attempt.dialed_at).date(), "telephony",
-                  TELEPHONY_RUB_PER_MIN["outbound"] * math.ceil(billed / 60))
+        sheet.add(
+            campaign.tenant,
+            campaign.campaign,
+            center.period.local(attempt.dialed_at).date(),
+            "telephony",
+            TELEPHONY_RUB_PER_MIN["outbound"] * math.ceil(billed / 60),
+        )
 
 
-def build_costs(center: Center, staffing: Staffing, records: CallRecords,
-                leads: Iterable[Lead]) -> list[Row]:
+def build_costs(
+    center: Center, staffing: Staffing, records: CallRecords, leads: Iterable[Lead]
+) -> list[Row]:
     sheet = CostSheet(center)
     _agent_pay(sheet, staffing)
     _monthly_costs(sheet)
@@ -356,6 +488,11 @@ def build_costs(center: Center, staffing: Staffing, records: CallRecords,
     first_day = center.period.first_day
     for lead in leads:
         day = max(center.period.local(lead.created_at).date(), first_day)
-        sheet.add(lead.campaign.tenant, lead.campaign.campaign, day, "marketing",
-                  lead.campaign.cost_per_lead_rub)
+        sheet.add(
+            lead.campaign.tenant,
+            lead.campaign.campaign,
+            day,
+            "marketing",
+            lead.campaign.cost_per_lead_rub,
+        )
     return sheet.rows()

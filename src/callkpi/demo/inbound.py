@@ -129,15 +129,22 @@ class Member:
 class QueueSimulation:
     """The queues, members and callers of one PBX; :meth:`run` plays the whole period."""
 
-    def __init__(self, rng: np.random.Generator, pbx: Pbx, period: Period,
-                 queues: Sequence[QueueSpec], members: Sequence[Agent]) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        pbx: Pbx,
+        period: Period,
+        queues: Sequence[QueueSpec],
+        members: Sequence[Agent],
+    ) -> None:
         self.rng = rng
         self.pbx = pbx
         self.period = period
         self.queues = {q.queue: q for q in queues}
         self.by_weight = sorted(self.queues, key=lambda q: (-self.queues[q].weight, q))
-        self.members = {a.agent: Member(a, tuple(q for q in a.skills if q in self.queues))
-                        for a in members}
+        self.members = {
+            a.agent: Member(a, tuple(q for q in a.skills if q in self.queues)) for a in members
+        }
         self.waiting: dict[str, list[Visit]] = {q: [] for q in self.queues}
         self.calls: list[InboundCall] = []
         self.visits: list[Visit] = []
@@ -161,8 +168,11 @@ class QueueSimulation:
 
     def add_contact(self, contact: Contact, path: ivr.IvrPath) -> InboundCall:
         """A call reaching the IVR; it joins the queue if the IVR sends it there."""
-        call = InboundCall(contact, self.pbx.new_channel(contact.arrived_at),
-                           ivr.walk(self.rng, path, contact.arrived_at))
+        call = InboundCall(
+            contact,
+            self.pbx.new_channel(contact.arrived_at),
+            ivr.walk(self.rng, path, contact.arrived_at),
+        )
         self.calls.append(call)
         if path.result == ivr.TO_QUEUE:
             self.at(call.ivr.ended_at, self._enter, call, contact.queue, None)
@@ -180,15 +190,24 @@ class QueueSimulation:
     def _enter(self, call: InboundCall, queue: str, excluded: str | None) -> None:
         spec = self.queues[queue]
         waiting = self.waiting[queue]
-        visit = Visit(call, len(call.visits) + 1, queue, self.now, len(waiting) + 1,
-                      excluded_agent=excluded)
+        visit = Visit(
+            call, len(call.visits) + 1, queue, self.now, len(waiting) + 1, excluded_agent=excluded
+        )
         call.visits.append(visit)
         self.visits.append(visit)
         waiting.append(visit)
         if visit.segment == 1:
             self.pbx.log(self.now, call.channel, queue, "NONE", "DID", spec.did)
-        self.pbx.log(self.now, call.channel, queue, "NONE", "ENTERQUEUE", "",
-                     call.contact.caller.phone, visit.enter_position)
+        self.pbx.log(
+            self.now,
+            call.channel,
+            queue,
+            "NONE",
+            "ENTERQUEUE",
+            "",
+            call.contact.caller.phone,
+            visit.enter_position,
+        )
         self.at(self.now + self._patience_s(spec), self._patience_ends, visit)
         if spec.max_wait_s:
             self.at(self.now + spec.max_wait_s, self._timeout, visit)
@@ -220,12 +239,26 @@ class QueueSimulation:
         if visit.ringing is not None:
             member = visit.ringing
             ring_ms = (self.now - visit.ring_started_at) * 1000
-            self.pbx.log(self.now, visit.call.channel, visit.queue, member.name, "RINGCANCELED",
-                         max(ring_ms, 500))
+            self.pbx.log(
+                self.now,
+                visit.call.channel,
+                visit.queue,
+                member.name,
+                "RINGCANCELED",
+                max(ring_ms, 500),
+            )
             self._free_after_ring(member, visit)
         position = self._leave(visit, "abandoned")
-        self.pbx.log(self.now, visit.call.channel, visit.queue, "NONE", "ABANDON", position,
-                     visit.enter_position, visit.wait_s or 0)
+        self.pbx.log(
+            self.now,
+            visit.call.channel,
+            visit.queue,
+            "NONE",
+            "ABANDON",
+            position,
+            visit.enter_position,
+            visit.wait_s or 0,
+        )
         self._maybe_redial(visit)
         self._dispatch()
 
@@ -236,8 +269,16 @@ class QueueSimulation:
             self.at(self.now + RING_TIMEOUT_S + 1, self._timeout, visit)
             return
         position = self._leave(visit, "timed_out")
-        self.pbx.log(self.now, visit.call.channel, visit.queue, "NONE", "EXITWITHTIMEOUT",
-                     position, visit.enter_position, visit.wait_s or 0)
+        self.pbx.log(
+            self.now,
+            visit.call.channel,
+            visit.queue,
+            "NONE",
+            "EXITWITHTIMEOUT",
+            position,
+            visit.enter_position,
+            visit.wait_s or 0,
+        )
 
     def _announce(self, visit: Visit) -> None:
         if visit.outcome != "in_progress" or visit.answered_at is not None:
@@ -245,8 +286,17 @@ class QueueSimulation:
         spec = self.queues[visit.queue]
         if visit.ringing is None and self.rng.random() < spec.exit_key_prob:
             position = self._leave(visit, "exited_key")
-            self.pbx.log(self.now, visit.call.channel, visit.queue, "NONE", "EXITWITHKEY", "1",
-                         position, visit.enter_position, visit.wait_s or 0)
+            self.pbx.log(
+                self.now,
+                visit.call.channel,
+                visit.queue,
+                "NONE",
+                "EXITWITHKEY",
+                "1",
+                position,
+                visit.enter_position,
+                visit.wait_s or 0,
+            )
             return
         self.at(self.now + spec.announce_every_s, self._announce, visit)
 
@@ -262,8 +312,17 @@ class QueueSimulation:
         if redial_at >= self.period.epoch(day, profile.close_hour * 3600):
             return
         contact = visit.call.contact
-        self.add_contact(Contact(contact.queue, redial_at, contact.caller, contact.reason,
-                                 contact.resolvable, repeat=True), ivr.shortcut(visit.queue))
+        self.add_contact(
+            Contact(
+                contact.queue,
+                redial_at,
+                contact.caller,
+                contact.reason,
+                contact.resolvable,
+                repeat=True,
+            ),
+            ivr.shortcut(visit.queue),
+        )
 
     # -- offering calls to agents ---------------------------------------------------------
 
@@ -272,9 +331,12 @@ class QueueSimulation:
         max_penalty = 1 if self.now - visit.entered_at >= PENALTY_RAISE_AFTER_S else 0
         best = None
         for member in self.members.values():
-            if visit.queue not in member.queues or not member.available(self.now) \
-                    or member.name == visit.excluded_agent \
-                    or member.penalty(visit.queue) > max_penalty:
+            if (
+                visit.queue not in member.queues
+                or not member.available(self.now)
+                or member.name == visit.excluded_agent
+                or member.penalty(visit.queue) > max_penalty
+            ):
                 continue
             if best is None or (member.free_since, member.name) < (best.free_since, best.name):
                 best = member
@@ -296,8 +358,9 @@ class QueueSimulation:
         visit.ring_token += 1
         agent_leg = self.pbx.new_channel(self.now)
         if self.rng.random() < RING_NO_ANSWER_PROB:
-            self.at(self.now + RING_TIMEOUT_S, self._ring_no_answer, visit, member,
-                    visit.ring_token)
+            self.at(
+                self.now + RING_TIMEOUT_S, self._ring_no_answer, visit, member, visit.ring_token
+            )
         else:
             ring_s = 2 + int(self.rng.gamma(2.0, 1.5))
             self.at(self.now + ring_s, self._connect, visit, member, visit.ring_token, agent_leg)
@@ -311,8 +374,14 @@ class QueueSimulation:
     def _ring_no_answer(self, visit: Visit, member: Member, token: int) -> None:
         if token != visit.ring_token:
             return
-        self.pbx.log(self.now, visit.call.channel, visit.queue, member.name, "RINGNOANSWER",
-                     RING_TIMEOUT_S * 1000 + int(self.rng.integers(0, 40)))
+        self.pbx.log(
+            self.now,
+            visit.call.channel,
+            visit.queue,
+            member.name,
+            "RINGNOANSWER",
+            RING_TIMEOUT_S * 1000 + int(self.rng.integers(0, 40)),
+        )
         visit.ring_no_answers += 1
         member.away_until = self.now + 30 + int(self.rng.exponential(60))
         self.at(member.away_until, self._dispatch)
@@ -333,8 +402,16 @@ class QueueSimulation:
         visit.answered_at = self.now
         visit.wait_s = self.now - visit.entered_at
         visit.ring_s = ring_s
-        self.pbx.log(self.now, visit.call.channel, visit.queue, member.name, "CONNECT",
-                     visit.wait_s, ChannelRef(agent_leg), ring_s)
+        self.pbx.log(
+            self.now,
+            visit.call.channel,
+            visit.queue,
+            member.name,
+            "CONNECT",
+            visit.wait_s,
+            ChannelRef(agent_leg),
+            ring_s,
+        )
         talk_s = max(5, round(self.rng.lognormal(math.log(spec.talk_median_s), spec.talk_sigma)))
         visit.transfer = self._transfer_or_none(spec)
         self.at(self.now + talk_s, self._hang_up, visit, member)
@@ -356,15 +433,43 @@ class QueueSimulation:
         channel = visit.call.channel
         if transfer is None:
             by_agent = self.rng.random() < spec.complete_agent_share
-            self.pbx.log(self.now, channel, visit.queue, member.name,
-                         "COMPLETEAGENT" if by_agent else "COMPLETECALLER", hold, talk_s, position)
+            self.pbx.log(
+                self.now,
+                channel,
+                visit.queue,
+                member.name,
+                "COMPLETEAGENT" if by_agent else "COMPLETECALLER",
+                hold,
+                talk_s,
+                position,
+            )
         elif transfer.kind == "blind":
-            self.pbx.log(self.now, channel, visit.queue, member.name, "BLINDTRANSFER",
-                         transfer.extension, transfer.context, hold, talk_s, position)
+            self.pbx.log(
+                self.now,
+                channel,
+                visit.queue,
+                member.name,
+                "BLINDTRANSFER",
+                transfer.extension,
+                transfer.context,
+                hold,
+                talk_s,
+                position,
+            )
         else:
             bridge = str(uuid.UUID(bytes=self.rng.bytes(16), version=4))
-            self.pbx.log(self.now, channel, visit.queue, member.name, "ATTENDEDTRANSFER",
-                         "BRIDGE", bridge, hold, talk_s, position)
+            self.pbx.log(
+                self.now,
+                channel,
+                visit.queue,
+                member.name,
+                "ATTENDEDTRANSFER",
+                "BRIDGE",
+                bridge,
+                hold,
+                talk_s,
+                position,
+            )
         acw_s = max(3, round(self.rng.lognormal(math.log(spec.acw_median_s), 0.45)))
         self.pbx.log(self.now, channel, visit.queue, member.name, "WRAPUPSTART", acw_s)
         visit.outcome = "answered"
@@ -444,9 +549,15 @@ class QueueSimulation:
             self.pbx.log(self.now, None, queue, member.name, "REMOVEMEMBER", "")
 
 
-def simulate_client(rng: np.random.Generator, pbx: Pbx, period: Period,
-                    queues: Sequence[QueueSpec], agents: Sequence[Agent],
-                    shifts: Sequence[WorkedShift], contacts: Sequence[Contact]) -> QueueSimulation:
+def simulate_client(
+    rng: np.random.Generator,
+    pbx: Pbx,
+    period: Period,
+    queues: Sequence[QueueSpec],
+    agents: Sequence[Agent],
+    shifts: Sequence[WorkedShift],
+    contacts: Sequence[Contact],
+) -> QueueSimulation:
     """Run one client's queues over the period."""
     sim = QueueSimulation(rng, pbx, period, queues, agents)
     for shift in shifts:

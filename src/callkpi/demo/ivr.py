@@ -144,7 +144,14 @@ def step_rows(call_id: str, visit: IvrVisit, cut_at: int | None = None) -> list[
     for seq, (step, at) in enumerate(zip(visit.path.steps, visit.step_at, strict=True), start=1):
         if cut_at is not None and at > cut_at:
             break
-        rows.append({"call_id": call_id, "seq": seq, "node": step.node,
-                     "option": step.option or None, "at": at,
-                     "result": visit.result if seq == last else None})
+        rows.append(
+            {
+                "call_id": call_id,
+                "seq": seq,
+                "node": step.node,
+                "option": step.option or None,
+                "at": at,
+                "result": visit.result if seq == last else None,
+            }
+        )
     return rows

@@ -84,12 +84,21 @@ def queue_call_row(pbx: Pbx, call: InboundCall, center: Center) -> CdrRow | None
         agent_channel = pbx.channel_name(f"PJSIP/{agent.extension}", answered[-1].agent_leg)
     assert last.ended_at is not None
     return CdrRow(
-        accountcode=pbx.tenant, src=call.contact.caller.phone, dst=spec.extension,
-        dcontext="ext-queues", clid=f'"{call.contact.caller.phone}" <{call.contact.caller.phone}>',
-        channel=pbx.channel_name(TRUNK, call.channel), dstchannel=agent_channel, lastapp="Queue",
-        lastdata=f"{last.queue},t,,,300", start=call.arrived_at, answer=call.arrived_at,
-        end=max(last.ended_at, call.ivr.ended_at), disposition="ANSWERED",
-        uniqueid=pbx.uniqueid(call.channel))
+        accountcode=pbx.tenant,
+        src=call.contact.caller.phone,
+        dst=spec.extension,
+        dcontext="ext-queues",
+        clid=f'"{call.contact.caller.phone}" <{call.contact.caller.phone}>',
+        channel=pbx.channel_name(TRUNK, call.channel),
+        dstchannel=agent_channel,
+        lastapp="Queue",
+        lastdata=f"{last.queue},t,,,300",
+        start=call.arrived_at,
+        answer=call.arrived_at,
+        end=max(last.ended_at, call.ivr.ended_at),
+        disposition="ANSWERED",
+        uniqueid=pbx.uniqueid(call.channel),
+    )
 
 
 def dial_row(pbx: Pbx, attempt: DialAttempt) -> CdrRow:
@@ -99,18 +108,29 @@ def dial_row(pbx: Pbx, attempt: DialAttempt) -> CdrRow:
     disposition = "ANSWERED" if attempt.connected else CDR_DISPOSITION[attempt.disposition]
     trunk = attempt.lead.campaign.trunk
     return CdrRow(
-        accountcode=attempt.lead.campaign.campaign, src=agent.extension, dst=phone,
-        dcontext="from-internal", clid=f'"{agent.name}" <{agent.extension}>',
+        accountcode=attempt.lead.campaign.campaign,
+        src=agent.extension,
+        dst=phone,
+        dcontext="from-internal",
+        clid=f'"{agent.name}" <{agent.extension}>',
         channel=pbx.channel_name(f"PJSIP/{agent.extension}", attempt.agent_leg),
-        dstchannel="" if disposition == "FAILED" else pbx.channel_name(f"PJSIP/{trunk}",
-                                                                         attempt.trunk_leg),
-        lastapp="Dial", lastdata=f"PJSIP/{phone}@{trunk},30,tT", start=attempt.dialed_at,
-        answer=answered, end=attempt.ended_at, disposition=disposition,
-        uniqueid=pbx.uniqueid(attempt.agent_leg), userfield=f"lead={attempt.lead.lead_id}")
+        dstchannel=""
+        if disposition == "FAILED"
+        else pbx.channel_name(f"PJSIP/{trunk}", attempt.trunk_leg),
+        lastapp="Dial",
+        lastdata=f"PJSIP/{phone}@{trunk},30,tT",
+        start=attempt.dialed_at,
+        answer=answered,
+        end=attempt.ended_at,
+        disposition=disposition,
+        uniqueid=pbx.uniqueid(attempt.agent_leg),
+        userfield=f"lead={attempt.lead.lead_id}",
+    )
 
 
-def direct_calls(rng: np.random.Generator, pbx: Pbx, period: Period, center: Center,
-                 phones: Sequence[str]) -> list[DirectCall]:
+def direct_calls(
+    rng: np.random.Generator, pbx: Pbx, period: Period, center: Center, phones: Sequence[str]
+) -> list[DirectCall]:
     """Customers calling a supervisor's direct number on weekdays, office hours."""
     teams = [t for t in center.teams if t.tenant == pbx.tenant]
     calls = []
@@ -122,11 +142,26 @@ def direct_calls(rng: np.random.Generator, pbx: Pbx, period: Period, center: Cen
             draw = rng.random()
             result = "answered" if draw < 0.7 else "no_answer" if draw < 0.9 else "voicemail"
             ring_s = int(rng.integers(3, 15)) if result == "answered" else 20
-            talk_s = int(rng.lognormal(math.log(180), 0.6)) if result == "answered" else \
-                int(rng.integers(15, 45)) if result == "voicemail" else 0
-            calls.append(DirectCall(pbx.tenant, teams[int(rng.integers(len(teams)))],
-                                    phones[int(rng.integers(len(phones)))], pbx.new_channel(start),
-                                    pbx.new_channel(start), start, ring_s, talk_s, result))
+            talk_s = (
+                int(rng.lognormal(math.log(180), 0.6))
+                if result == "answered"
+                else int(rng.integers(15, 45))
+                if result == "voicemail"
+                else 0
+            )
+            calls.append(
+                DirectCall(
+                    pbx.tenant,
+                    teams[int(rng.integers(len(teams)))],
+                    phones[int(rng.integers(len(phones)))],
+                    pbx.new_channel(start),
+                    pbx.new_channel(start),
+                    start,
+                    ring_s,
+                    talk_s,
+                    result,
+                )
+            )
     return calls
 
 
@@ -136,18 +171,30 @@ def direct_row(pbx: Pbx, call: DirectCall) -> CdrRow:
     answer = call.start + call.ring_s if call.result != "no_answer" else None
     phone_channel = pbx.channel_name(f"PJSIP/{ext}", call.phone_leg)
     return CdrRow(
-        accountcode=pbx.tenant, src=call.caller, dst=ext, dcontext="from-trunk",
-        clid=f'"{call.caller}" <{call.caller}>', channel=pbx.channel_name(TRUNK, call.trunk_leg),
+        accountcode=pbx.tenant,
+        src=call.caller,
+        dst=ext,
+        dcontext="from-trunk",
+        clid=f'"{call.caller}" <{call.caller}>',
+        channel=pbx.channel_name(TRUNK, call.trunk_leg),
         dstchannel="" if call.result == "voicemail" else phone_channel,
         lastapp="VoiceMail" if call.result == "voicemail" else "Dial",
         lastdata=f"{ext}@default,u" if call.result == "voicemail" else f"PJSIP/{ext},20,tr",
-        start=call.start, answer=answer, end=end,
+        start=call.start,
+        answer=answer,
+        end=end,
         disposition="NO ANSWER" if call.result == "no_answer" else "ANSWERED",
-        uniqueid=pbx.uniqueid(call.trunk_leg))
+        uniqueid=pbx.uniqueid(call.trunk_leg),
+    )
 
 
-def master_rows(pbx: Pbx, center: Center, calls: Iterable[InboundCall],
-                attempts: Iterable[DialAttempt], direct: Iterable[DirectCall]) -> list[CdrRow]:
+def master_rows(
+    pbx: Pbx,
+    center: Center,
+    calls: Iterable[InboundCall],
+    attempts: Iterable[DialAttempt],
+    direct: Iterable[DirectCall],
+) -> list[CdrRow]:
     """All of a PBX's rows in the order Asterisk writes them (by end time)."""
     rows = [r for r in (queue_call_row(pbx, c, center) for c in calls if c.visits) if r]
     rows += [dial_row(pbx, a) for a in attempts]

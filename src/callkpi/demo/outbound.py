@@ -40,11 +40,20 @@ CALLING_HOURS = (10.0, 20.0)
 NO_ANSWER_TIMEOUT_S = 30
 WRONG_NUMBER_SHARE = 0.05
 NOT_CONNECTED = (("voicemail", 0.3), ("busy", 0.1), ("failed", 0.03), ("no_answer", 0.57))
-TALK_S = {"sale": (420, 0.35), "callback": (150, 0.4), "not_interested": (55, 0.5),
-          "do_not_call": (25, 0.4), "wrong_number": (15, 0.4)}
+TALK_S = {
+    "sale": (420, 0.35),
+    "callback": (150, 0.4),
+    "not_interested": (55, 0.5),
+    "do_not_call": (25, 0.4),
+    "wrong_number": (15, 0.4),
+}
 """Median and sigma of the lognormal talk time per result."""
-CDR_DISPOSITION = {"voicemail": "ANSWERED", "busy": "BUSY", "failed": "FAILED",
-                   "no_answer": "NO ANSWER"}
+CDR_DISPOSITION = {
+    "voicemail": "ANSWERED",
+    "busy": "BUSY",
+    "failed": "FAILED",
+    "no_answer": "NO ANSWER",
+}
 """What Master.csv says for an attempt that reached nobody (a machine answers voicemail);
 every conversation is ``ANSWERED``."""
 
@@ -113,28 +122,42 @@ def _calling_time(period: Period, epoch: int, rng: np.random.Generator) -> int:
     return period.epoch(day, rng.uniform(CALLING_HOURS[0], CALLING_HOURS[1] - 0.5) * 3600)
 
 
-def create_leads(rng: np.random.Generator, campaign: Campaign, period: Period,
-                 book: CustomerBook | None) -> list[Lead]:
+def create_leads(
+    rng: np.random.Generator, campaign: Campaign, period: Period, book: CustomerBook | None
+) -> list[Lead]:
     """The uploaded list (just before the period) and the leads that arrive each weekday."""
     created: list[int] = [
-        period.epoch(period.first_day - dt.timedelta(days=int(rng.integers(1, 4))),
-                     rng.uniform(9, 18) * 3600) for _ in range(campaign.initial_leads)]
+        period.epoch(
+            period.first_day - dt.timedelta(days=int(rng.integers(1, 4))), rng.uniform(9, 18) * 3600
+        )
+        for _ in range(campaign.initial_leads)
+    ]
     for day in period.days:
         if day.weekday() < 5:
-            created += [period.epoch(day, rng.uniform(8, 22) * 3600)
-                        for _ in range(int(rng.poisson(campaign.new_leads_per_weekday)))]
+            created += [
+                period.epoch(day, rng.uniform(8, 22) * 3600)
+                for _ in range(int(rng.poisson(campaign.new_leads_per_weekday)))
+            ]
     created.sort()
     prefix = "".join(part[0] for part in campaign.campaign.split("_")).upper()
     phones = mobile_numbers(rng, len(created))
     leads = []
     for number, at in enumerate(created, start=1):
         customer = int(rng.integers(len(book.ids))) if book is not None else None
-        leads.append(Lead(
-            lead_id=f"{prefix}-{number:06d}", campaign=campaign, created_at=at,
-            phone=book.phones[customer] if book is not None and customer is not None
-            else phones[number - 1],
-            customer=customer, wrong_number=bool(rng.random() < WRONG_NUMBER_SHARE),
-            stage_changed_at=at, next_try_at=_calling_time(period, at, rng)))
+        leads.append(
+            Lead(
+                lead_id=f"{prefix}-{number:06d}",
+                campaign=campaign,
+                created_at=at,
+                phone=book.phones[customer]
+                if book is not None and customer is not None
+                else phones[number - 1],
+                customer=customer,
+                wrong_number=bool(rng.random() < WRONG_NUMBER_SHARE),
+                stage_changed_at=at,
+                next_try_at=_calling_time(period, at, rng),
+            )
+        )
     return leads
 
 
@@ -167,8 +190,14 @@ class LeadQueue:
 class Dialer:
     """One campaign's agents working its leads through their shifts."""
 
-    def __init__(self, rng: np.random.Generator, pbx: Pbx, period: Period, campaign: Campaign,
-                 leads: Sequence[Lead]) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        pbx: Pbx,
+        period: Period,
+        campaign: Campaign,
+        leads: Sequence[Lead],
+    ) -> None:
         self.rng = rng
         self.pbx = pbx
         self.period = period
@@ -202,7 +231,7 @@ class Dialer:
         hour = self.period.local(at).hour
         by_hour = 0.85 if hour < 12 else 1.0 if hour < 17 else 1.3
         base = self.campaign.connect_prob * (1.6 if lead.callback_due else 1.0)
-        return min(0.7, base * by_hour * 0.9 ** lead.attempts)
+        return min(0.7, base * by_hour * 0.9**lead.attempts)
 
     def _result(self, lead: Lead, at: int) -> str:
         rng = self.rng
@@ -232,13 +261,26 @@ class Dialer:
             talk_s = max(4, round(rng.lognormal(math.log(median), sigma)))
             acw_s = max(5, round(rng.lognormal(math.log(30), 0.4)))
         else:
-            ring_s = {"no_answer": NO_ANSWER_TIMEOUT_S, "busy": int(rng.integers(2, 7)),
-                      "failed": int(rng.integers(0, 3)),
-                      "voicemail": int(rng.integers(12, 26))}[result]
+            ring_s = {
+                "no_answer": NO_ANSWER_TIMEOUT_S,
+                "busy": int(rng.integers(2, 7)),
+                "failed": int(rng.integers(0, 3)),
+                "voicemail": int(rng.integers(12, 26)),
+            }[result]
             machine_s = int(rng.integers(3, 7)) if result == "voicemail" else 0
             acw_s = int(rng.integers(2, 6))
-        return DialAttempt(lead, agent, self.pbx.new_channel(at), self.pbx.new_channel(at), at,
-                           ring_s, result, talk_s, machine_s, acw_s)
+        return DialAttempt(
+            lead,
+            agent,
+            self.pbx.new_channel(at),
+            self.pbx.new_channel(at),
+            at,
+            ring_s,
+            result,
+            talk_s,
+            machine_s,
+            acw_s,
+        )
 
     def _after(self, attempt: DialAttempt) -> None:
         """Move the lead on: its stage, its deal, and when (or whether) to dial it again."""
@@ -257,12 +299,16 @@ class Dialer:
         elif result == "callback":
             self._move(lead, "callback", at)
             lead.callback_due = True
-            lead.next_try_at = _calling_time(self.period, at + int(self.rng.uniform(0.8, 2.5)
-                                                                   * 86_400), self.rng)
+            lead.next_try_at = _calling_time(
+                self.period, at + int(self.rng.uniform(0.8, 2.5) * 86_400), self.rng
+            )
             self.queue.put_back(lead)
         elif result in ("not_interested", "do_not_call", "wrong_number"):
-            stage = {"not_interested": "lost", "do_not_call": "do_not_call",
-                     "wrong_number": "invalid"}[result]
+            stage = {
+                "not_interested": "lost",
+                "do_not_call": "do_not_call",
+                "wrong_number": "invalid",
+            }[result]
             self._close(lead, at, stage, attempt.agent)
         elif lead.attempts >= self.campaign.max_attempts + (2 if was_callback else 0):
             self._close(lead, at, "unreachable", attempt.agent)
@@ -302,12 +348,21 @@ def _amount(rng: np.random.Generator, product: Product) -> float:
     return float(round(rng.lognormal(math.log(product.median_rub), product.sigma), -1))
 
 
-def run_campaign(rng: np.random.Generator, pbx: Pbx, period: Period, campaign: Campaign,
-                 book: CustomerBook | None, shifts: Sequence[WorkedShift],
-                 until: int | None = None) -> tuple[list[Lead], list[DialAttempt]]:
+def run_campaign(
+    rng: np.random.Generator,
+    pbx: Pbx,
+    period: Period,
+    campaign: Campaign,
+    book: CustomerBook | None,
+    shifts: Sequence[WorkedShift],
+    until: int | None = None,
+) -> tuple[list[Lead], list[DialAttempt]]:
     """A campaign's leads (created up to ``until``) and every attempt to reach them."""
-    leads = [lead for lead in create_leads(rng, campaign, period, book)
-             if until is None or lead.created_at <= until]
+    leads = [
+        lead
+        for lead in create_leads(rng, campaign, period, book)
+        if until is None or lead.created_at <= until
+    ]
     dialer = Dialer(rng, pbx, period, campaign, leads)
     dialer.run(sorted(shifts, key=lambda s: (s.login_at, s.agent.agent)), until)
     return leads, dialer.attempts
@@ -315,8 +370,13 @@ def run_campaign(rng: np.random.Generator, pbx: Pbx, period: Period, campaign: C
 
 def dial_row(attempt_id: str, attempt: DialAttempt) -> dict[str, object]:
     """A ``dials`` record (``attempt_id`` is the attempt's PBX uniqueid)."""
-    return {"attempt_id": attempt_id, "lead_id": attempt.lead.lead_id,
-            "campaign": attempt.lead.campaign.campaign, "agent": attempt.agent.agent,
-            "dialed_at": attempt.dialed_at, "connected": attempt.connected,
-            "talk_s": float(attempt.talk_s) if attempt.connected else None,
-            "disposition": attempt.disposition}
+    return {
+        "attempt_id": attempt_id,
+        "lead_id": attempt.lead.lead_id,
+        "campaign": attempt.lead.campaign.campaign,
+        "agent": attempt.agent.agent,
+        "dialed_at": attempt.dialed_at,
+        "connected": attempt.connected,
+        "talk_s": float(attempt.talk_s) if attempt.connected else None,
+        "disposition": attempt.disposition,
+    }

@@ -48,8 +48,9 @@ class Pbx:
         self.channel_epochs.append(int(epoch))
         return len(self.channel_epochs) - 1
 
-    def log(self, epoch: int, call: int | None, queue: str, agent: str, event: str,
-            *data: LogValue) -> None:
+    def log(
+        self, epoch: int, call: int | None, queue: str, agent: str, event: str, *data: LogValue
+    ) -> None:
         self.queue_log.append(QueueLogLine(epoch, call, queue, agent, event, data))
 
     def number_channels(self, rng: np.random.Generator) -> None:
@@ -60,8 +61,10 @@ class Pbx:
         counters = np.empty(len(epochs), dtype=np.int64)
         counters[order] = int(rng.integers(20_000, 90_000)) + np.cumsum(steps)
         self._counters = counters
-        self._uniqueids = [f"{epoch}.{counter}" for epoch, counter
-                           in zip(self.channel_epochs, counters.tolist(), strict=True)]
+        self._uniqueids = [
+            f"{epoch}.{counter}"
+            for epoch, counter in zip(self.channel_epochs, counters.tolist(), strict=True)
+        ]
 
     def uniqueid(self, channel: int) -> str:
         return self._uniqueids[channel]

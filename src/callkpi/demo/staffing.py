@@ -115,7 +115,7 @@ class Staffing:
 
 def handle_s(queue: QueueSpec) -> float:
     """Mean time an answered call holds an agent: ring, lognormal talk, wrap-up."""
-    return 6 + queue.talk_median_s * math.exp(queue.talk_sigma ** 2 / 2) + queue.acw_median_s * 1.1
+    return 6 + queue.talk_median_s * math.exp(queue.talk_sigma**2 / 2) + queue.acw_median_s * 1.1
 
 
 def offered_load(queue: QueueSpec, day: dt.date, visits_per_weekday: float) -> np.ndarray:
@@ -130,12 +130,13 @@ def agents_needed(load_erlangs: np.ndarray, *, minimum: int = 0) -> np.ndarray:
     return np.where(load_erlangs > 0, np.maximum(needed, minimum), 0.0)
 
 
-def best_start(deficit: np.ndarray, requirement: np.ndarray, starts: Sequence[int],
-               length: int) -> int:
+def best_start(
+    deficit: np.ndarray, requirement: np.ndarray, starts: Sequence[int], length: int
+) -> int:
     """The start interval whose shift covers the most unmet requirement, relative to the
     requirement (so a thin evening counts as much as a busy morning)."""
     relative = np.clip(deficit, 0, None) / np.maximum(requirement, 1.0)
-    scores = [float(relative[s:s + length].sum()) for s in starts]
+    scores = [float(relative[s : s + length].sum()) for s in starts]
     return starts[int(np.argmax(scores))]
 
 
@@ -158,8 +159,9 @@ class ShiftSlot:
 BLOCK_LENGTHS = {"lunch": 4, "break": 1, "training": 4, "coaching": 2}
 
 
-def place_block(surplus: np.ndarray, start: int, activity: str, offsets: Sequence[int],
-                taken: Sequence[Block]) -> Block | None:
+def place_block(
+    surplus: np.ndarray, start: int, activity: str, offsets: Sequence[int], taken: Sequence[Block]
+) -> Block | None:
     """The block at the offset (from ``offsets``) where the agents on the phones exceed the
     requirement the most, not overlapping ``taken``."""
     length = BLOCK_LENGTHS[activity]
@@ -167,14 +169,13 @@ def place_block(surplus: np.ndarray, start: int, activity: str, offsets: Sequenc
     for offset in offsets:
         if any(offset < t.offset + t.length and t.offset < offset + length for t in taken):
             continue
-        score = float(surplus[start + offset:start + offset + length].sum())
+        score = float(surplus[start + offset : start + offset + length].sum())
         if best is None or score > best[0]:
             best = (score, offset)
     return Block(activity, best[1], length) if best else None
 
 
-def plan_blocks(surplus: np.ndarray, start: int, length: int,
-                extras: Sequence[str]) -> list[Block]:
+def plan_blocks(surplus: np.ndarray, start: int, length: int, extras: Sequence[str]) -> list[Block]:
     """Where the phones can best spare the agent: on a full shift, lunch 3 to 5.5 hours in
     and a break before and after it; on a short one, a break near the middle; then any
     training or coaching."""
@@ -183,8 +184,10 @@ def plan_blocks(surplus: np.ndarray, start: int, length: int,
         lunch = place_block(surplus, start, "lunch", range(12, 23), [])
         assert lunch is not None
         end = lunch.offset + lunch.length
-        wanted = [("break", range(6, min(11, lunch.offset))),
-                  ("break", range(end + 6, min(end + 11, length - 2)))]
+        wanted = [
+            ("break", range(6, min(11, lunch.offset))),
+            ("break", range(end + 6, min(end + 11, length - 2))),
+        ]
         blocks.append(lunch)
     else:
         wanted = [("break", range(length // 2 - 3, length // 2 + 3))]
@@ -212,8 +215,12 @@ def shift_intervals(agent: Agent) -> int:
     return int(agent.shift_h * 3600 / INTERVAL_S)
 
 
-def cover(requirement: np.ndarray, agents: Sequence[Agent], hours: OpenHours,
-          extras: dict[str, tuple[str, ...]]) -> dict[str, ShiftSlot]:
+def cover(
+    requirement: np.ndarray,
+    agents: Sequence[Agent],
+    hours: OpenHours,
+    extras: dict[str, tuple[str, ...]],
+) -> dict[str, ShiftSlot]:
     """Greedy shifts for ``agents`` (in order) against ``requirement``: each takes the start
     covering the most unmet need, then its lunch, breaks and ``extras`` (training,
     coaching) where they hurt least."""
@@ -222,10 +229,10 @@ def cover(requirement: np.ndarray, agents: Sequence[Agent], hours: OpenHours,
     for agent in agents:
         length = shift_intervals(agent)
         start = best_start(requirement - coverage, requirement, hours.starts(length), length)
-        coverage[start:start + length] += 1
+        coverage[start : start + length] += 1
         blocks = plan_blocks(coverage - requirement, start, length, extras.get(agent.agent, ()))
         for block in blocks:
-            coverage[start + block.offset:start + block.offset + block.length] -= 1
+            coverage[start + block.offset : start + block.offset + block.length] -= 1
         chosen[agent.agent] = ShiftSlot(start * INTERVAL_S // 60, tuple(blocks))
     return chosen
 
@@ -233,8 +240,9 @@ def cover(requirement: np.ndarray, agents: Sequence[Agent], hours: OpenHours,
 # -- days off and absences -----------------------------------------------------------------
 
 
-def weekly_days_off(agents: Sequence[Agent],
-                    weekday_factors: Sequence[float]) -> dict[str, tuple[int, int]]:
+def weekly_days_off(
+    agents: Sequence[Agent], weekday_factors: Sequence[float]
+) -> dict[str, tuple[int, int]]:
     """Two consecutive weekdays off per agent, so headcount per weekday follows volume
     (less than proportionally: small teams on quiet days need relatively more people)."""
     weights = np.array(weekday_factors) ** WEEKEND_STAFFING_ELASTICITY
@@ -243,16 +251,19 @@ def weekly_days_off(agents: Sequence[Agent],
     days_off = {}
     for agent in agents:
         pairs = [(d, (d + 1) % 7) for d in range(7)]
-        surplus = [(present[a] - target[a]) / target[a] + (present[b] - target[b]) / target[b]
-                   for a, b in pairs]
+        surplus = [
+            (present[a] - target[a]) / target[a] + (present[b] - target[b]) / target[b]
+            for a, b in pairs
+        ]
         pair = pairs[int(np.argmax(surplus))]
         present[list(pair)] -= 1
         days_off[agent.agent] = pair
     return days_off
 
 
-def vacations(rng: np.random.Generator, agents: Sequence[Agent],
-              period: Period) -> dict[str, set[dt.date]]:
+def vacations(
+    rng: np.random.Generator, agents: Sequence[Agent], period: Period
+) -> dict[str, set[dt.date]]:
     """A one- or two-week vacation for some agents (planned: they are not scheduled)."""
     result: dict[str, set[dt.date]] = {}
     for agent in agents:
@@ -260,8 +271,9 @@ def vacations(rng: np.random.Generator, agents: Sequence[Agent],
             continue
         length = int(rng.integers(7, 15))
         first = int(rng.integers(-length // 2, len(period.days)))
-        result[agent.agent] = {period.first_day + dt.timedelta(days=first + i)
-                               for i in range(length)}
+        result[agent.agent] = {
+            period.first_day + dt.timedelta(days=first + i) for i in range(length)
+        }
     return result
 
 
@@ -272,8 +284,9 @@ def employed(agent: Agent, day: dt.date) -> bool:
 # -- planned shifts -------------------------------------------------------------------------
 
 
-def _blocks_to_activities(shift_start: int, shift_end: int,
-                          blocks: list[tuple[str, int, int]]) -> tuple[Activity, ...]:
+def _blocks_to_activities(
+    shift_start: int, shift_end: int, blocks: list[tuple[str, int, int]]
+) -> tuple[Activity, ...]:
     """Non-work blocks (sorted, inside the shift) with work filling the gaps."""
     activities = []
     cursor = shift_start
@@ -292,9 +305,15 @@ def part_time_activities(start: int, end: int) -> tuple[Activity, ...]:
     return _blocks_to_activities(start, end, [("break", middle, middle + 900)])
 
 
-def _inbound_day_plan(center: Center, tenant: str, agents: Sequence[Agent], day: dt.date,
-                      visits_per_weekday: dict[str, float], extras: dict[str, tuple[str, ...]],
-                      rng: np.random.Generator) -> dict[str, ShiftSlot]:
+def _inbound_day_plan(
+    center: Center,
+    tenant: str,
+    agents: Sequence[Agent],
+    day: dt.date,
+    visits_per_weekday: dict[str, float],
+    extras: dict[str, tuple[str, ...]],
+    rng: np.random.Generator,
+) -> dict[str, ShiftSlot]:
     """Shift slots of a client's working inbound agents on one day. Agents are grouped by
     their first (primary) queue; each group, smallest first, is planned against the
     requirement of its primary queue, with at least one agent whenever it is open."""
@@ -308,8 +327,9 @@ def _inbound_day_plan(center: Center, tenant: str, agents: Sequence[Agent], day:
     chosen: dict[str, ShiftSlot] = {}
     for primary in sorted(groups, key=lambda q: (len(groups[q]), q)):
         spec = center.queue(primary)
-        need = agents_needed(offered_load(spec, day, visits_per_weekday.get(primary, 0.0)),
-                             minimum=1)
+        need = agents_needed(
+            offered_load(spec, day, visits_per_weekday.get(primary, 0.0)), minimum=1
+        )
         members = [groups[primary][i] for i in rng.permutation(len(groups[primary]))]
         members.sort(key=lambda a: -a.shift_h)  # full shifts first, short ones fill the peaks
         chosen.update(cover(need, members, hours, extras))
@@ -319,8 +339,9 @@ def _inbound_day_plan(center: Center, tenant: str, agents: Sequence[Agent], day:
 def extra_activities(agent: Agent, day_number: int) -> tuple[str, ...]:
     """A training hour about once a week, a coaching half hour about every two weeks."""
     ext = int(agent.extension)
-    return (("training",) if (ext + day_number) % 7 == 0 else ()) + \
-        (("coaching",) if (ext + day_number) % 14 == 3 else ())
+    return (("training",) if (ext + day_number) % 7 == 0 else ()) + (
+        ("coaching",) if (ext + day_number) % 14 == 3 else ()
+    )
 
 
 def _shift(agent: Agent, day: dt.date, slot: ShiftSlot | None, period: Period) -> PlannedShift:
@@ -328,17 +349,20 @@ def _shift(agent: Agent, day: dt.date, slot: ShiftSlot | None, period: Period) -
     if slot is None:
         start = period.epoch(day, 9 * 3600)
         end = start + int(agent.shift_h * 3600)
-        return PlannedShift(agent, day, start, end, (Activity("training", start, end),),
-                            agent.paid_h)
+        return PlannedShift(
+            agent, day, start, end, (Activity("training", start, end),), agent.paid_h
+        )
     start = period.epoch(day, slot.start_min * 60)
     end = start + int(agent.shift_h * 3600)
     if agent.outbound:
-        return PlannedShift(agent, day, start, end, part_time_activities(start, end),
-                            agent.paid_h)
-    blocks = [(b.activity, start + b.offset * INTERVAL_S,
-               start + (b.offset + b.length) * INTERVAL_S) for b in slot.blocks]
-    return PlannedShift(agent, day, start, end, _blocks_to_activities(start, end, blocks),
-                        agent.paid_h)
+        return PlannedShift(agent, day, start, end, part_time_activities(start, end), agent.paid_h)
+    blocks = [
+        (b.activity, start + b.offset * INTERVAL_S, start + (b.offset + b.length) * INTERVAL_S)
+        for b in slot.blocks
+    ]
+    return PlannedShift(
+        agent, day, start, end, _blocks_to_activities(start, end, blocks), agent.paid_h
+    )
 
 
 @dataclass(frozen=True)
@@ -365,8 +389,9 @@ def _days_off(center: Center) -> dict[str, tuple[int, int]]:
     return days_off
 
 
-def plan_shifts(rng: np.random.Generator, center: Center,
-                visits_per_weekday: dict[str, float]) -> Rota:
+def plan_shifts(
+    rng: np.random.Generator, center: Center, visits_per_weekday: dict[str, float]
+) -> Rota:
     """The published schedule."""
     period = center.period
     on_vacation = vacations(rng, center.agents, period)
@@ -374,9 +399,13 @@ def plan_shifts(rng: np.random.Generator, center: Center,
     shifts: list[PlannedShift] = []
     worked_days: dict[str, int] = {}
     for number, day in enumerate(period.days):
-        working = [a for a in center.agents if employed(a, day)
-                   and day.weekday() not in days_off[a.agent]
-                   and day not in on_vacation.get(a.agent, set())]
+        working = [
+            a
+            for a in center.agents
+            if employed(a, day)
+            and day.weekday() not in days_off[a.agent]
+            and day not in on_vacation.get(a.agent, set())
+        ]
         classroom = set()
         for agent in working:
             seen = worked_days.get(agent.agent, 0)
@@ -386,10 +415,16 @@ def plan_shifts(rng: np.random.Generator, center: Center,
         slots: dict[str, ShiftSlot] = {}
         extras = {a.agent: extra_activities(a, number) for a in working}
         for tenant in center.tenants:
-            inbound = [a for a in working if a.tenant == tenant.tenant and not a.outbound
-                       and a.agent not in classroom]
-            slots.update(_inbound_day_plan(center, tenant.tenant, inbound, day,
-                                           visits_per_weekday, extras, rng))
+            inbound = [
+                a
+                for a in working
+                if a.tenant == tenant.tenant and not a.outbound and a.agent not in classroom
+            ]
+            slots.update(
+                _inbound_day_plan(
+                    center, tenant.tenant, inbound, day, visits_per_weekday, extras, rng
+                )
+            )
         for a in working:
             if a.outbound:
                 morning = (int(a.extension) + number // 7) % 2 == 0
@@ -421,8 +456,9 @@ def _absence_reasons(rng: np.random.Generator, shifts: Sequence[PlannedShift]) -
     return reasons
 
 
-def _pause_requests(rng: np.random.Generator, shift: PlannedShift,
-                    logout_at: int) -> list[PauseRequest]:
+def _pause_requests(
+    rng: np.random.Generator, shift: PlannedShift, logout_at: int
+) -> list[PauseRequest]:
     """The pauses the agent will ask for: the planned blocks (breaks and lunches may
     overrun), a few personal pauses, now and then a technical problem."""
     requests = []
@@ -432,12 +468,20 @@ def _pause_requests(rng: np.random.Generator, shift: PlannedShift,
         planned_s = activity.end - activity.start
         at = activity.start + int(rng.normal(0, 60))
         if activity.activity in ("training", "coaching"):
-            requests.append(PauseRequest(at, activity.activity,
-                                         planned_s + int(rng.integers(0, 180)),
-                                         latest_end=activity.end + 120))
+            requests.append(
+                PauseRequest(
+                    at,
+                    activity.activity,
+                    planned_s + int(rng.integers(0, 180)),
+                    latest_end=activity.end + 120,
+                )
+            )
             continue
-        overrun = int(rng.exponential(360 if activity.activity == "lunch" else 150)) \
-            if rng.random() < 0.3 else 0
+        overrun = (
+            int(rng.exponential(360 if activity.activity == "lunch" else 150))
+            if rng.random() < 0.3
+            else 0
+        )
         requests.append(PauseRequest(at, activity.activity, planned_s + overrun))
     work = [a for a in shift.activities if a.activity == "work" and a.end - a.start > 1800]
     for _ in range(int(rng.poisson(1.3))):
@@ -462,18 +506,23 @@ def _behave(rng: np.random.Generator, shift: PlannedShift, leave_early_h: float)
     return WorkedShift(shift.agent, shift, login, logout, pauses)
 
 
-def _absence_rows(rota: Rota, reasons: dict[int, str], leave_early_h: dict[int, float],
-                  center: Center) -> list[AbsenceDay]:
+def _absence_rows(
+    rota: Rota, reasons: dict[int, str], leave_early_h: dict[int, float], center: Center
+) -> list[AbsenceDay]:
     rows = []
     for index, shift in enumerate(rota.shifts):
         reason = reasons.get(index)
-        absent = shift.paid_hours if reason in ("sick", "no_show") \
-            else leave_early_h.get(index, 0.0)
+        absent = (
+            shift.paid_hours if reason in ("sick", "no_show") else leave_early_h.get(index, 0.0)
+        )
         rows.append(AbsenceDay(shift.agent.agent, shift.day, shift.paid_hours, absent, reason))
     for agent in center.agents:
         for day in sorted(rota.vacation.get(agent.agent, set())):
-            if center.period.first_day <= day <= center.period.last_day and employed(agent, day) \
-                    and day.weekday() not in rota.days_off[agent.agent]:
+            if (
+                center.period.first_day <= day <= center.period.last_day
+                and employed(agent, day)
+                and day.weekday() not in rota.days_off[agent.agent]
+            ):
                 hours = agent.paid_h
                 rows.append(AbsenceDay(agent.agent, day, hours, hours, "vacation"))
     return sorted(rows, key=lambda r: (r.day, r.agent))
@@ -484,13 +533,17 @@ def takes_calls(shift: PlannedShift) -> bool:
     return any(a.activity == "work" for a in shift.activities)
 
 
-def build_staffing(rng: np.random.Generator, center: Center,
-                   visits_per_weekday: dict[str, float]) -> Staffing:
+def build_staffing(
+    rng: np.random.Generator, center: Center, visits_per_weekday: dict[str, float]
+) -> Staffing:
     rota = plan_shifts(rng, center, visits_per_weekday)
     planned = rota.shifts
     reasons = _absence_reasons(rng, planned)
-    leave_early_h = {i: float(rng.choice([2.0, 2.5, 3.0, 4.0]))
-                     for i, r in reasons.items() if r == "personal_leave"}
+    leave_early_h = {
+        i: float(rng.choice([2.0, 2.5, 3.0, 4.0]))
+        for i, r in reasons.items()
+        if r == "personal_leave"
+    }
     worked = tuple(
         _behave(rng, shift, leave_early_h.get(index, 0.0))
         for index, shift in enumerate(planned)
@@ -502,10 +555,21 @@ def build_staffing(rng: np.random.Generator, center: Center,
 
 def schedule_rows(staffing: Staffing) -> list[dict[str, object]]:
     """The published schedule as ``schedules`` records (one row per activity block)."""
-    return [{"agent": s.agent.agent, "activity": a.activity, "start_at": a.start, "end_at": a.end}
-            for s in staffing.planned for a in s.activities]
+    return [
+        {"agent": s.agent.agent, "activity": a.activity, "start_at": a.start, "end_at": a.end}
+        for s in staffing.planned
+        for a in s.activities
+    ]
 
 
 def absence_rows(staffing: Staffing) -> list[dict[str, object]]:
-    return [{"agent": a.agent, "date": a.day, "scheduled_hours": a.scheduled_hours,
-             "absent_hours": a.absent_hours, "reason": a.reason} for a in staffing.absences]
+    return [
+        {
+            "agent": a.agent,
+            "date": a.day,
+            "scheduled_hours": a.scheduled_hours,
+            "absent_hours": a.absent_hours,
+            "reason": a.reason,
+        }
+        for a in staffing.absences
+    ]

@@ -27,8 +27,9 @@ def write_queue_log(path: Path, pbx: Pbx, cut_at: int | None = None) -> int:
         if cut_at is not None and line.epoch > cut_at:
             break
         callid = pbx.uniqueid(line.call) if line.call is not None else "NONE"
-        data = "|".join(pbx.uniqueid(v.index) if isinstance(v, ChannelRef) else str(v)
-                        for v in line.data)
+        data = "|".join(
+            pbx.uniqueid(v.index) if isinstance(v, ChannelRef) else str(v) for v in line.data
+        )
         lines.append(f"{line.epoch}|{callid}|{line.queue}|{line.agent}|{line.event}|{data}\n")
     path.write_text("".join(lines), encoding="utf-8")
     return len(lines)
@@ -44,18 +45,31 @@ def cdr_csv_line(row: CdrRow, period: Period) -> str:
     answer = _quoted(period.local_text(row.answer)) if row.answer is not None else ""
     billsec = row.end - row.answer if row.answer is not None else 0
     fields = [
-        _quoted(row.accountcode), _quoted(row.src), _quoted(row.dst), _quoted(row.dcontext),
-        _quoted(row.clid), _quoted(row.channel), _quoted(row.dstchannel), _quoted(row.lastapp),
-        _quoted(row.lastdata), _quoted(period.local_text(row.start)), answer,
-        _quoted(period.local_text(row.end)), str(row.end - row.start), str(billsec),
-        _quoted(row.disposition), _quoted(row.amaflags), _quoted(row.uniqueid),
+        _quoted(row.accountcode),
+        _quoted(row.src),
+        _quoted(row.dst),
+        _quoted(row.dcontext),
+        _quoted(row.clid),
+        _quoted(row.channel),
+        _quoted(row.dstchannel),
+        _quoted(row.lastapp),
+        _quoted(row.lastdata),
+        _quoted(period.local_text(row.start)),
+        answer,
+        _quoted(period.local_text(row.end)),
+        str(row.end - row.start),
+        str(billsec),
+        _quoted(row.disposition),
+        _quoted(row.amaflags),
+        _quoted(row.uniqueid),
         _quoted(row.userfield),
     ]
     return ",".join(fields) + "\n"
 
 
-def write_master_csv(path: Path, rows: Iterable[CdrRow], period: Period,
-                     cut_at: int | None = None) -> int:
+def write_master_csv(
+    path: Path, rows: Iterable[CdrRow], period: Period, cut_at: int | None = None
+) -> int:
     lines = [cdr_csv_line(r, period) for r in rows if cut_at is None or r.end <= cut_at]
     path.write_text("".join(lines), encoding="utf-8")
     return len(lines)

@@ -64,14 +64,44 @@ CDR_CSV = "cdr_csv"
 CDR_CUSTOM = "cdr_custom"
 
 _BASE_COLUMNS = (
-    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
-    "lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
 )
 _NEW_COLUMNS = ("peeraccount", "linkedid", "sequence")
 _CUSTOM_COLUMNS = (
-    "clid", "src", "dst", "dcontext", "channel", "dstchannel", "lastapp", "lastdata",
-    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
-    "accountcode", "uniqueid", "userfield", "sequence",
+    "clid",
+    "src",
+    "dst",
+    "dcontext",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+    "accountcode",
+    "uniqueid",
+    "userfield",
+    "sequence",
 )
 _TIME_POSITIONS = {CDR_CSV: (9, 11), CDR_CUSTOM: (8, 10)}
 """0-based positions of start and end, which tell the layouts apart."""
@@ -96,15 +126,44 @@ EXTENSION_DIGITS = range(2, 7)
 
 _PHONE_TECHS = frozenset({"SIP", "PJSIP", "IAX2", "SCCP", "SKINNY", "MGCP", "UNISTIM"})
 """Channel technologies a desk phone or softphone can use (DAHDI lines are trunks)."""
-_INBOUND_CONTEXTS = ("from-trunk", "from-pstn", "from-did", "ext-did", "from-external",
-                     "from-provider", "incoming", "inbound")
-_INTERNAL_CONTEXTS = ("from-internal", "internal", "from-phones", "phones", "from-users",
-                      "users", "outbound", "outrt-", "macro-dialout")
+_INBOUND_CONTEXTS = (
+    "from-trunk",
+    "from-pstn",
+    "from-did",
+    "ext-did",
+    "from-external",
+    "from-provider",
+    "incoming",
+    "inbound",
+)
+_INTERNAL_CONTEXTS = (
+    "from-internal",
+    "internal",
+    "from-phones",
+    "phones",
+    "from-users",
+    "users",
+    "outbound",
+    "outrt-",
+    "macro-dialout",
+)
 _QUEUE_APPS = frozenset({"queue", "appqueue"})
 _QUEUE_CONTEXTS = ("ext-queues", "from-queue")
 
-_IDENTITY_FIELDS = ("accountcode", "dcontext", "channel", "dstchannel", "lastapp", "start",
-                    "answer", "end", "duration", "billsec", "disposition", "amaflags")
+_IDENTITY_FIELDS = (
+    "accountcode",
+    "dcontext",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+)
 """What identifies a row besides its uniqueid: no phone numbers (src, dst, clid and
 lastdata hold them), and only columns both layouts have."""
 
@@ -162,8 +221,9 @@ def _column_names(layout: str, record: Sequence[str]) -> tuple[str, ...]:
     if layout == CDR_CUSTOM:
         if count == len(_CUSTOM_COLUMNS):
             return _CUSTOM_COLUMNS
-        raise RowError("wrong column count",
-                       f"found {count} fields, expected 19 (cdr_custom default mapping)")
+        raise RowError(
+            "wrong column count", f"found {count} fields, expected 19 (cdr_custom default mapping)"
+        )
     base = len(_BASE_COLUMNS)
     extra = count - base
     if extra in (0, 2):
@@ -175,8 +235,7 @@ def _column_names(layout: str, record: Sequence[str]) -> tuple[str, ...]:
         one = "uniqueid" if _UNIQUEID_RE.fullmatch(record[base].strip()) else "userfield"
         optional = (one,) + (_NEW_COLUMNS if extra == 4 else ())
     else:
-        raise RowError("wrong column count",
-                       f"found {count} fields, expected 16 to 21 (cdr_csv)")
+        raise RowError("wrong column count", f"found {count} fields, expected 16 to 21 (cdr_csv)")
     return _BASE_COLUMNS + optional
 
 
@@ -271,8 +330,10 @@ def _outbound_agent(cdr: dict[str, str]) -> str | None:
 def _inbound_agent(cdr: dict[str, str]) -> str | None:
     """The extension that answered: the phone (or Local/EXT@...) the call was bridged to."""
     endpoint = Endpoint.parse(cdr["dstchannel"])
-    if endpoint and (endpoint.tech in _PHONE_TECHS or endpoint.tech == "LOCAL") and (
-        _is_extension(endpoint.peer)
+    if (
+        endpoint
+        and (endpoint.tech in _PHONE_TECHS or endpoint.tech == "LOCAL")
+        and (_is_extension(endpoint.peer))
     ):
         return endpoint.peer
     if _is_extension(cdr["dst"]):
@@ -351,14 +412,18 @@ def _times(cdr: dict[str, str], tz: str) -> Times:
         # In the repeated hour of a fall-back transition a later time can read earlier.
         later = _later_reading(cdr["end"], tz)
         if later < start:
-            raise RowError("end before start",
-                           f"end = {cdr['end']!r} is before start = {cdr['start']!r}")
+            raise RowError(
+                "end before start", f"end = {cdr['end']!r} is before start = {cdr['start']!r}"
+            )
         end = later
         if answer is not None and answer < start:
             answer = _later_reading(cdr["answer"], tz)
     if answer is not None and not start <= answer <= end:
-        raise bad_value("answer", cdr["answer"],
-                        f"a time between start = {cdr['start']!r} and end = {cdr['end']!r}")
+        raise bad_value(
+            "answer",
+            cdr["answer"],
+            f"a time between start = {cdr['start']!r} and end = {cdr['end']!r}",
+        )
     return Times(start, answer, end)
 
 
@@ -375,8 +440,11 @@ def _disposition(cdr: dict[str, str]) -> Outcome:
 
 def _reached_voicemail(cdr: dict[str, str], direction: Direction, outcome: Outcome) -> bool:
     """An inbound call the PBX answered to record a message: nobody talked to the caller."""
-    return (outcome is Outcome.ANSWERED and direction is Direction.INBOUND
-            and cdr["lastapp"].lower() == "voicemail")
+    return (
+        outcome is Outcome.ANSWERED
+        and direction is Direction.INBOUND
+        and cdr["lastapp"].lower() == "voicemail"
+    )
 
 
 # -- rows ---------------------------------------------------------------------------------
@@ -426,22 +494,27 @@ class _Converter:
             customer = cdr["src"]
         call_id, segment = call_key(cdr)
         answered_at = times.answer if answered else None
-        return [("calls", {
-            "call_id": call_id,
-            "segment": segment,
-            "tenant": self.tenant,
-            "direction": direction.value,
-            "channel": "voice",
-            "agent": agent,
-            "caller": self._caller(customer),
-            "entered_at": times.start,
-            "answered_at": answered_at,
-            "ended_at": times.end,
-            "outcome": outcome.value,
-            "ring_s": (answered_at - times.start).total_seconds() if answered_at else None,
-            "talk_s": talk_s if answered else None,
-            "transferred": False,
-        })]
+        return [
+            (
+                "calls",
+                {
+                    "call_id": call_id,
+                    "segment": segment,
+                    "tenant": self.tenant,
+                    "direction": direction.value,
+                    "channel": "voice",
+                    "agent": agent,
+                    "caller": self._caller(customer),
+                    "entered_at": times.start,
+                    "answered_at": answered_at,
+                    "ended_at": times.end,
+                    "outcome": outcome.value,
+                    "ring_s": (answered_at - times.start).total_seconds() if answered_at else None,
+                    "talk_s": talk_s if answered else None,
+                    "transferred": False,
+                },
+            )
+        ]
 
     def _caller(self, number: str) -> str | None:
         if not number:
@@ -477,20 +550,31 @@ def ingest(wh: Warehouse, path: str | Path, options: IngestOptions) -> IngestRep
         rows = _masked_rows(rows, key)
 
     def save() -> None:
-        files.save_state(wh.con, SOURCE, resolved,
-                         files.FileState(read.head_hash, read.end_offset, read.lines_read))
+        files.save_state(
+            wh.con,
+            SOURCE,
+            resolved,
+            files.FileState(read.head_hash, read.end_offset, read.lines_read),
+        )
 
     report = tabular.load_rows(
-        wh, source=SOURCE, path=resolved, rows=rows, convert=convert,
-        lines_read=read.lines_read - read.first_line + 1, strict=options.strict, on_commit=save,
+        wh,
+        source=SOURCE,
+        path=resolved,
+        rows=rows,
+        convert=convert,
+        lines_read=read.lines_read - read.first_line + 1,
+        strict=options.strict,
+        on_commit=save,
     )
     if layout:
         report.notes.append(f"layout: {layout}")
     for reason, count in sorted(convert.skipped.items()):
         report.notes.append(f"skipped as {_SKIP_NOTES[reason]}: {count}")
     if options.tz is None and report.loaded + report.updated + report.duplicates:
-        report.notes.append("CDR times were read as UTC (pass --tz ZONE unless cdr.conf "
-                            "has usegmtime=yes)")
+        report.notes.append(
+            "CDR times were read as UTC (pass --tz ZONE unless cdr.conf has usegmtime=yes)"
+        )
     return report
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import duckdb
 
+from callkpi.store import rollup
+
 _APPLY = """
 UPDATE calls SET
   wrap_code = coalesce(d.wrap_code, calls.wrap_code),
@@ -26,6 +28,19 @@ WHERE calls.call_id = d.call_id
 """
 
 
-def apply(con: duckdb.DuckDBPyConnection, table: str, column: str = "call_id") -> None:
-    """Apply dispositions to the calls whose ids are in ``table.column`` (a temp table)."""
+def apply(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str = "call_id",
+    *,
+    refresh_rollup: bool = True,
+) -> None:
+    """Apply dispositions to the calls whose ids are in ``table.column`` (a temp table),
+    and refresh their quarter hours in the roll-up (unless the caller does it)."""
     con.execute(_APPLY.format(table=table, column=column))
+    if refresh_rollup:
+        rollup.refresh(
+            con,
+            f"SELECT {rollup.buckets_of('entered_at')} FROM calls "
+            f"WHERE call_id IN (SELECT {column} FROM {table})",
+        )

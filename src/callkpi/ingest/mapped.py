@@ -176,9 +176,14 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 _NUMERIC_DIRECTIVES = {
-    "%Y": r"(?P<Y>\d{4})", "%y": r"(?P<y>\d{2})", "%m": r"(?P<m>\d{1,2})",
-    "%d": r"(?P<d>\d{1,2})", "%H": r"(?P<H>\d{1,2})", "%M": r"(?P<M>\d{1,2})",
-    "%S": r"(?P<S>\d{1,2})", "%f": r"(?P<f>\d{1,6})",
+    "%Y": r"(?P<Y>\d{4})",
+    "%y": r"(?P<y>\d{2})",
+    "%m": r"(?P<m>\d{1,2})",
+    "%d": r"(?P<d>\d{1,2})",
+    "%H": r"(?P<H>\d{1,2})",
+    "%M": r"(?P<M>\d{1,2})",
+    "%S": r"(?P<S>\d{1,2})",
+    "%f": r"(?P<f>\d{1,6})",
 }
 
 
@@ -192,8 +197,11 @@ def _format_pattern(fmt: str) -> re.Pattern[str] | None:
                 return None
             pattern.append(_NUMERIC_DIRECTIVES[part])
         else:
-            pattern.extend(r"\s+" if chunk.isspace() else re.escape(chunk)
-                           for chunk in re.split(r"(\s+)", part) if chunk)
+            pattern.extend(
+                r"\s+" if chunk.isspace() else re.escape(chunk)
+                for chunk in re.split(r"(\s+)", part)
+                if chunk
+            )
     try:
         return re.compile("".join(pattern))
     except re.error:  # a directive given twice
@@ -216,8 +224,12 @@ def _strptime(text: str, fmt: str) -> dt.datetime:
     else:
         year = int(parts.get("Y") or 1900)
     return dt.datetime(
-        year, int(parts.get("m") or 1), int(parts.get("d") or 1),
-        int(parts.get("H") or 0), int(parts.get("M") or 0), int(parts.get("S") or 0),
+        year,
+        int(parts.get("m") or 1),
+        int(parts.get("d") or 1),
+        int(parts.get("H") or 0),
+        int(parts.get("M") or 0),
+        int(parts.get("S") or 0),
         int((parts.get("f") or "0").ljust(6, "0")),
     )
 
@@ -307,8 +319,9 @@ def _roll_past_midnight(env: Env, labels: tuple[str, ...], args: list[Any]) -> A
     try:
         return time + dt.timedelta(days=1) if time < start - MIDNIGHT_WINDOW else time
     except TypeError:
-        raise values.bad_value(labels[0], as_text(time),
-                               f"a date-time comparable with {labels[1]}") from None
+        raise values.bad_value(
+            labels[0], as_text(time), f"a date-time comparable with {labels[1]}"
+        ) from None
 
 
 def _extreme(pick: Callable[..., Any]) -> Callable[[Env, tuple[str, ...], list[Any]], Any]:
@@ -317,14 +330,19 @@ def _extreme(pick: Callable[..., Any]) -> Callable[[Env, tuple[str, ...], list[A
         if not given:
             return None
         if any(_is_number(a) for a in given) or all(
-                isinstance(a, str) and _is_number(_loose_number(a)) for a in given):
-            given = [_as_number(label, a) for label, a in zip(labels, args, strict=True)
-                     if a is not None]
+            isinstance(a, str) and _is_number(_loose_number(a)) for a in given
+        ):
+            given = [
+                _as_number(label, a) for label, a in zip(labels, args, strict=True) if a is not None
+            ]
         try:
             return pick(given)
         except TypeError:
-            raise values.bad_value(", ".join(labels), ", ".join(map(str, given)),
-                                   "values of one kind (numbers, texts or date-times)") from None
+            raise values.bad_value(
+                ", ".join(labels),
+                ", ".join(map(str, given)),
+                "values of one kind (numbers, texts or date-times)",
+            ) from None
 
     return run
 
@@ -335,20 +353,33 @@ def _number(env: Env, labels: tuple[str, ...], args: list[Any]) -> Any:
 
 FUNCTIONS: dict[str, Function] = {
     "coalesce": Function(_coalesce, 1, None, "the first argument that is not null"),
-    "nullif": Function(_nullif, 2, None,
-                       "null when the first argument equals any of the others, else the first"),
-    "concat": Function(_concat, 1, None,
-                       "the arguments joined as text, nulls left out (null if all are null)"),
-    "lookup": Function(_lookup, 2, 3,
-                       "lookup('map', value[, default]): the value's entry in a value map; an "
-                       "unmapped value takes the default, or rejects the row without one"),
-    "datetime": Function(_datetime, 1, 2,
-                         "datetime(text) or datetime(date, time): a wall-clock date-time read "
-                         "with time_formats (the two parts joined by a space)"),
+    "nullif": Function(
+        _nullif, 2, None, "null when the first argument equals any of the others, else the first"
+    ),
+    "concat": Function(
+        _concat, 1, None, "the arguments joined as text, nulls left out (null if all are null)"
+    ),
+    "lookup": Function(
+        _lookup,
+        2,
+        3,
+        "lookup('map', value[, default]): the value's entry in a value map; an "
+        "unmapped value takes the default, or rejects the row without one",
+    ),
+    "datetime": Function(
+        _datetime,
+        1,
+        2,
+        "datetime(text) or datetime(date, time): a wall-clock date-time read "
+        "with time_formats (the two parts joined by a space)",
+    ),
     "roll_past_midnight": Function(
-        _roll_past_midnight, 2, 2,
+        _roll_past_midnight,
+        2,
+        2,
         "roll_past_midnight(time, start): time moved to the next day when it is more than "
-        "12 hours before start (a call that ran past midnight)"),
+        "12 hours before start (a call that ran past midnight)",
+    ),
     "least": Function(_extreme(min), 1, None, "the smallest argument, nulls ignored"),
     "greatest": Function(_extreme(max), 1, None, "the largest argument, nulls ignored"),
     "number": Function(_number, 1, 1, "text as a number (rejects the row if it is not one)"),
@@ -372,7 +403,10 @@ _NOT_ALLOWED = {
 }
 
 _ARITHMETIC: dict[type[ast.operator], str] = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
 }
 
 _ORDERING: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
@@ -428,9 +462,11 @@ class _Compiler:
         if isinstance(node.op, ast.Not):
             return lambda s: not operand(s)
         if isinstance(node.op, ast.USub):
+
             def negate(s: Scope) -> Any:
                 value = _as_number(label, operand(s))
                 return None if value is None else -value
+
             return negate
         if isinstance(node.op, ast.UAdd):
             return lambda s: _as_number(label, operand(s))
@@ -439,8 +475,9 @@ class _Compiler:
     def _BinOp(self, node: ast.BinOp) -> Evaluator:
         symbol = _ARITHMETIC.get(type(node.op))
         if symbol is None:
-            raise ExpressionError(f"operator in {_label(node)!r} is not allowed; "
-                                  "use + - * / and functions")
+            raise ExpressionError(
+                f"operator in {_label(node)!r} is not allowed; use + - * / and functions"
+            )
         left, right = self.compile(node.left), self.compile(node.right)
         labels = (_label(node.left), _label(node.right))
         return lambda s: _arithmetic(symbol, labels, left(s), right(s))
@@ -475,7 +512,8 @@ class _Compiler:
             isinstance(e, ast.Constant) for e in node.elts
         ):
             raise ExpressionError(
-                f"'in' needs a list of literals, like in ('A', 'B'); found {_label(node)!r}")
+                f"'in' needs a list of literals, like in ('A', 'B'); found {_label(node)!r}"
+            )
         return tuple(e.value for e in node.elts if isinstance(e, ast.Constant))
 
     def _IfExp(self, node: ast.IfExp) -> Evaluator:
@@ -493,11 +531,16 @@ class _Compiler:
         if node.keywords:
             raise ExpressionError(f"{name}() takes no keyword arguments")
         count = len(node.args)
-        if count < function.min_args or (function.max_args is not None
-                                         and count > function.max_args):
-            wanted = (str(function.min_args) if function.min_args == function.max_args else
-                      f"{function.min_args} or more" if function.max_args is None else
-                      f"{function.min_args} to {function.max_args}")
+        if count < function.min_args or (
+            function.max_args is not None and count > function.max_args
+        ):
+            wanted = (
+                str(function.min_args)
+                if function.min_args == function.max_args
+                else f"{function.min_args} or more"
+                if function.max_args is None
+                else f"{function.min_args} to {function.max_args}"
+            )
             raise ExpressionError(f"{name}() takes {wanted} arguments, found {count}")
         if name == "lookup":
             self._value_map_name(node.args[0])
@@ -516,7 +559,8 @@ class _Compiler:
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             raise ExpressionError(
                 f"lookup() needs a value map's name in quotes first, like lookup('outcome', "
-                f"code); found {_label(node)}")
+                f"code); found {_label(node)}"
+            )
         self.value_maps.add(node.value)
 
 
@@ -527,6 +571,7 @@ def _constant(value: Any) -> Evaluator:
 def _membership(inside: bool) -> Callable[[Any, Any, str, str], Any]:
     def test(value: Any, choices: Any, _label_a: str, _label_b: str) -> bool:
         return any(_equal(value, choice) for choice in choices) == inside
+
     return test
 
 
@@ -537,8 +582,9 @@ def _comparison(op: ast.cmpop, node: ast.Compare) -> Callable[[Any, Any, str, st
         return lambda a, b, _la, _lb: not _equal(a, b)
     ordering = _ORDERING.get(type(op))
     if ordering is None:
-        raise ExpressionError(f"comparison in {_label(node)!r} is not allowed; "
-                              "use == != < <= > >= in, not in")
+        raise ExpressionError(
+            f"comparison in {_label(node)!r} is not allowed; use == != < <= > >= in, not in"
+        )
 
     def order(a: Any, b: Any, la: str, lb: str) -> Any:
         if a is None or b is None:
@@ -548,8 +594,9 @@ def _comparison(op: ast.cmpop, node: ast.Compare) -> Callable[[Any, Any, str, st
         try:
             return ordering(a, b)
         except TypeError:
-            raise RowError("bad field", f"cannot compare {la} = {as_text(a)!r} with "
-                                        f"{lb} = {as_text(b)!r}") from None
+            raise RowError(
+                "bad field", f"cannot compare {la} = {as_text(a)!r} with {lb} = {as_text(b)!r}"
+            ) from None
 
     return order
 
@@ -581,8 +628,10 @@ def _time_arithmetic(symbol: str, labels: tuple[str, str], a: Any, b: Any) -> An
             return b + dt.timedelta(seconds=_as_number(labels[0], a))
     except TypeError:
         pass  # aware and naive date-times mixed
-    raise RowError("bad field", f"cannot compute {labels[0]} {symbol} {labels[1]} with "
-                                f"{as_text(a)!r} and {as_text(b)!r}")
+    raise RowError(
+        "bad field",
+        f"cannot compute {labels[0]} {symbol} {labels[1]} with {as_text(a)!r} and {as_text(b)!r}",
+    )
 
 
 def compile_expression(text: str) -> Expression:
@@ -598,8 +647,7 @@ def compile_expression(text: str) -> Expression:
         ) from None
     compiler = _Compiler()
     evaluate = compiler.compile(tree.body)
-    return Expression(source, frozenset(compiler.names), frozenset(compiler.value_maps),
-                      evaluate)
+    return Expression(source, frozenset(compiler.names), frozenset(compiler.value_maps), evaluate)
 
 
 # ======================================================================================
@@ -649,8 +697,10 @@ def _check_expression(text: str) -> str:
 
 def _check_name(name: str) -> str:
     if not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name) or name in RESERVED:
-        raise ValueError(f"{name!r} is not a usable name: letters, digits and _, not starting "
-                         "with a digit, not a Python keyword, not null/true/false")
+        raise ValueError(
+            f"{name!r} is not a usable name: letters, digits and _, not starting "
+            "with a digit, not a Python keyword, not null/true/false"
+        )
     return name
 
 
@@ -717,25 +767,36 @@ class Target(_Strict):
                 if name in LINEAGE_COLUMNS:
                     raise KeyProblem(f"{group}.{name}", f"{name} is set by callkpi")
                 if name not in spec.by_name:
-                    raise KeyProblem(f"{group}.{name}", f"table {self.table} has no column "
-                                     f"{name!r}; its columns: {', '.join(_settable(spec))}")
+                    raise KeyProblem(
+                        f"{group}.{name}",
+                        f"table {self.table} has no column "
+                        f"{name!r}; its columns: {', '.join(_settable(spec))}",
+                    )
                 if name in seen:
                     raise KeyProblem(f"{group}.{name}", f"{name} is also set in {seen[name]}")
                 seen[name] = group
         for name, value in self.constants.items():
             if not isinstance(value, str | int | float | dt.date | None):
-                raise KeyProblem(f"constants.{name}", "expected a single value (text, number, "
-                                 f"true/false or a date), found {value!r}")
+                raise KeyProblem(
+                    f"constants.{name}",
+                    "expected a single value (text, number, "
+                    f"true/false or a date), found {value!r}",
+                )
             try:
                 column_value(spec, spec.by_name[name], value, "UTC", ())
             except RowError as exc:
                 raise KeyProblem(f"constants.{name}", exc.detail) from None
-        lacking = [c.name for c in spec.columns
-                   if not c.nullable and c.name not in LINEAGE_COLUMNS and c.name not in seen]
+        lacking = [
+            c.name
+            for c in spec.columns
+            if not c.nullable and c.name not in LINEAGE_COLUMNS and c.name not in seen
+        ]
         if lacking:
-            raise ValueError(f"table {self.table} needs required column(s) "
-                             f"{', '.join(lacking)}: set them in columns, expressions or "
-                             "constants")
+            raise ValueError(
+                f"table {self.table} needs required column(s) "
+                f"{', '.join(lacking)}: set them in columns, expressions or "
+                "constants"
+            )
         return self
 
     def expression_texts(self) -> Iterable[tuple[str, str]]:
@@ -771,8 +832,10 @@ class Profile(_Strict):
     def _one_character(cls, delimiter: str) -> str:
         delimiter = DELIMITER_NAMES.get(delimiter, delimiter)
         if len(delimiter) != 1:
-            raise ValueError(f"expected one character or one of {', '.join(DELIMITER_NAMES)}; "
-                             f"found {delimiter!r}")
+            raise ValueError(
+                f"expected one character or one of {', '.join(DELIMITER_NAMES)}; "
+                f"found {delimiter!r}"
+            )
         return delimiter
 
     @field_validator("encoding")
@@ -782,7 +845,8 @@ class Profile(_Strict):
             codecs.lookup(encoding)
         except LookupError:
             raise ValueError(
-                f"unknown encoding {encoding!r} (e.g. utf-8, cp1251, latin-1)") from None
+                f"unknown encoding {encoding!r} (e.g. utf-8, cp1251, latin-1)"
+            ) from None
         return encoding
 
     @field_validator("time_zone")
@@ -816,8 +880,11 @@ class Profile(_Strict):
                 continue
             for key in mapping:
                 if isinstance(key, bool):
-                    raise KeyProblem(f"{map_name}.{key}", "YAML reads yes/no/true/false/on/off "
-                                     "as true or false; put the source value in quotes")
+                    raise KeyProblem(
+                        f"{map_name}.{key}",
+                        "YAML reads yes/no/true/false/on/off "
+                        "as true or false; put the source value in quotes",
+                    )
             texts[map_name] = {as_text(k): v for k, v in mapping.items()}
         return texts
 
@@ -838,8 +905,11 @@ class Profile(_Strict):
         for where, text in self.expression_texts():
             missing = sorted(compile_expression(text).value_maps - set(self.value_maps))
             if missing:
-                raise KeyProblem(where, f"value map {missing[0]!r} is not defined under "
-                                 f"value_maps (defined: {', '.join(self.value_maps) or 'none'})")
+                raise KeyProblem(
+                    where,
+                    f"value map {missing[0]!r} is not defined under "
+                    f"value_maps (defined: {', '.join(self.value_maps) or 'none'})",
+                )
         return self
 
     def expression_texts(self) -> Iterable[tuple[str, str]]:
@@ -911,8 +981,9 @@ def parse_profile(text: str, where: str, default_name: str) -> Profile:
     except yaml.YAMLError as exc:
         raise IngestError(f"mapping profile {where}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise IngestError(f"mapping profile {where}: expected a mapping of keys "
-                          "(delimiter, header, targets, ...)")
+        raise IngestError(
+            f"mapping profile {where}: expected a mapping of keys (delimiter, header, targets, ...)"
+        )
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
@@ -926,8 +997,10 @@ def parse_profile(text: str, where: str, default_name: str) -> Profile:
 def load_profile(mapping: str | Path | None) -> tuple[Profile, str]:
     """The profile at a path, or a shipped one by name, with where it was found."""
     if mapping is None:
-        raise IngestError("ingest mapped needs a mapping profile (--mapping FILE.yaml or the "
-                          f"name of a shipped one: {', '.join(shipped_profiles())})")
+        raise IngestError(
+            "ingest mapped needs a mapping profile (--mapping FILE.yaml or the "
+            f"name of a shipped one: {', '.join(shipped_profiles())})"
+        )
     text, where, default_name = _profile_text(mapping)
     return parse_profile(text, where, default_name), where
 
@@ -940,14 +1013,16 @@ def load_profile(mapping: str | Path | None) -> tuple[Profile, str]:
 ColumnConverter = Callable[[Any], Any]
 
 
-def column_converter(table: Table, column: Column, tz: str,
-                     formats: Sequence[str]) -> ColumnConverter:
+def column_converter(
+    table: Table, column: Column, tz: str, formats: Sequence[str]
+) -> ColumnConverter:
     """A function from an expression's value to the Python value of a canonical column
     (naive date-times are wall-clock times in ``tz``); it raises RowError for a bad value."""
     field = f"{table.name}.{column.name}"
     rules = value_rules(table.name, column.name)
     allowed = rules.allowed
     if column.type == "VARCHAR":
+
         def text(value: Any) -> Any:
             converted = values.to_text(as_text(value))
             if allowed and converted is not None:
@@ -955,6 +1030,7 @@ def column_converter(table: Table, column: Column, tz: str,
                 if converted not in allowed:
                     raise values.bad_value(field, value, "one of: " + ", ".join(allowed))
             return converted
+
         return text
     if rules.minimum is not None or rules.maximum is not None:
         low, high = rules.minimum, rules.maximum
@@ -966,18 +1042,20 @@ def column_converter(table: Table, column: Column, tz: str,
             if converted is not None and high is not None and converted > high:
                 raise values.bad_value(field, as_text(value), f"a number of at most {high:g}")
             return converted
+
         return bounded
     if column.type == "TIMESTAMP":
+
         def timestamp(value: Any) -> Any:
             if type(value) is dt.datetime and value.tzinfo is None:  # the usual case, fast
                 return value if tz == "UTC" else timezones.local_to_utc(tz, value)
             return values.to_utc(field, value, tz, formats)
+
         return timestamp
     return lambda value: values.convert(field, column.type, value, tz, formats)
 
 
-def column_value(table: Table, column: Column, value: Any, tz: str,
-                 formats: Sequence[str]) -> Any:
+def column_value(table: Table, column: Column, value: Any, tz: str, formats: Sequence[str]) -> Any:
     """``value`` as the Python value of a canonical column (see :func:`column_converter`)."""
     return column_converter(table, column, tz, formats)(value)
 
@@ -1063,18 +1141,26 @@ class RowPlan:
         count = len(self.columns)
         # Trailing empty fields (a delimiter at the end of every line) are harmless.
         if len(fields) < count or any(f.strip() for f in fields[count:]):
-            raise RowError("wrong column count",
-                           f"found {len(fields)} fields, expected {count} "
-                           f"({'the header' if self.profile.header else 'source_columns'})")
-        return {name: (None if not text.strip() else text.strip())
-                for name, text in zip(self.columns, fields, strict=False)}
+            raise RowError(
+                "wrong column count",
+                f"found {len(fields)} fields, expected {count} "
+                f"({'the header' if self.profile.header else 'source_columns'})",
+            )
+        return {
+            name: (None if not text.strip() else text.strip())
+            for name, text in zip(self.columns, fields, strict=False)
+        }
 
     def notes(self) -> list[str]:
-        out = [f"skipped {n} row{'s' if n != 1 else ''} by skip rule {name!r}"
-               for name, n in self.skipped_by.items()]
+        out = [
+            f"skipped {n} row{'s' if n != 1 else ''} by skip rule {name!r}"
+            for name, n in self.skipped_by.items()
+        ]
         if self.unmatched:
-            out.append(f"{self.unmatched} row{'s' if self.unmatched != 1 else ''} matched no "
-                       "target's when (skipped)")
+            out.append(
+                f"{self.unmatched} row{'s' if self.unmatched != 1 else ''} matched no "
+                "target's when (skipped)"
+            )
         return out
 
 
@@ -1088,10 +1174,12 @@ def _check_names(profile: Profile, columns: Sequence[str], where: str, path: Pat
     def check(place: str, names: Iterable[str], available: set[str]) -> None:
         for name in sorted(names):
             if name not in available:
-                raise fail(place, f"unknown name {name!r}; {path.name} has columns "
-                           f"{', '.join(columns)}"
-                           + (f"; derived: {', '.join(profile.derived)}" if profile.derived
-                              else ""))
+                raise fail(
+                    place,
+                    f"unknown name {name!r}; {path.name} has columns "
+                    f"{', '.join(columns)}"
+                    + (f"; derived: {', '.join(profile.derived)}" if profile.derived else ""),
+                )
 
     for i, name in enumerate(profile.numeric):
         check(f"numeric[{i}]", [name], known)
@@ -1125,9 +1213,11 @@ def _columns(profile: Profile, path: Path, where: str) -> tuple[str, ...] | None
     if names is not None:
         doubled = sorted({n for n in names if names.count(n) > 1})
         if doubled:
-            raise IngestError(f"{path}: the header names column {doubled[0]!r} twice (after "
-                              f"making names usable in mapping profile {where}); set "
-                              "source_columns in the profile")
+            raise IngestError(
+                f"{path}: the header names column {doubled[0]!r} twice (after "
+                f"making names usable in mapping profile {where}); set "
+                "source_columns in the profile"
+            )
     return names
 
 
@@ -1141,8 +1231,14 @@ def _time_zone(options: IngestOptions, profile: Profile) -> str:
     return tz
 
 
-def build_plan(profile: Profile, columns: Sequence[str], *, tz: str, tenant: str | None,
-               caller_mask_key: str | None) -> RowPlan:
+def build_plan(
+    profile: Profile,
+    columns: Sequence[str],
+    *,
+    tz: str,
+    tenant: str | None,
+    caller_mask_key: str | None,
+) -> RowPlan:
     """Compile a (validated, name-checked) profile for rows with ``columns``."""
     derived = {name: compile_expression(text) for name, text in profile.derived.items()}
     env = Env(profile.value_maps, tuple(profile.time_formats), derived)
@@ -1150,23 +1246,33 @@ def build_plan(profile: Profile, columns: Sequence[str], *, tz: str, tenant: str
     for target in profile.targets:
         table = TABLES[target.table]
         computed = [
-            (c, compile_expression(text).evaluate,
-             column_converter(table, table.by_name[c], tz, profile.time_formats))
+            (
+                c,
+                compile_expression(text).evaluate,
+                column_converter(table, table.by_name[c], tz, profile.time_formats),
+            )
             for c, text in (*target.columns.items(), *target.expressions.items())
         ]
         constants = {k: None for k in table.key if k not in LINEAGE_COLUMNS}
-        constants |= {c: column_value(table, table.by_name[c], v, tz, profile.time_formats)
-                      for c, v in target.constants.items()}
-        targets.append(TargetPlan(
-            table=table,
-            when=compile_expression(target.when) if target.when is not None else None,
-            computed=tuple(computed),
-            constants=constants,
-            tenant=tenant,
-            caller_mask_key=caller_mask_key if "caller" in table.by_name else None,
-            required=tuple(c.name for c in table.columns
-                           if not c.nullable and c.name not in LINEAGE_COLUMNS),
-        ))
+        constants |= {
+            c: column_value(table, table.by_name[c], v, tz, profile.time_formats)
+            for c, v in target.constants.items()
+        }
+        targets.append(
+            TargetPlan(
+                table=table,
+                when=compile_expression(target.when) if target.when is not None else None,
+                computed=tuple(computed),
+                constants=constants,
+                tenant=tenant,
+                caller_mask_key=caller_mask_key if "caller" in table.by_name else None,
+                required=tuple(
+                    c.name
+                    for c in table.columns
+                    if not c.nullable and c.name not in LINEAGE_COLUMNS
+                ),
+            )
+        )
     return RowPlan(
         profile=profile,
         columns=tuple(columns),
@@ -1190,9 +1296,13 @@ def ingest(wh: Warehouse, path: str | Path, options: IngestOptions) -> IngestRep
         return IngestReport(source, str(file))
     _check_names(profile, columns, where, file)
     needs_mask = options.mask_callers and any(
-        "caller" in TABLES[t.table].by_name for t in profile.targets)
+        "caller" in TABLES[t.table].by_name for t in profile.targets
+    )
     plan = build_plan(
-        profile, columns, tz=_time_zone(options, profile), tenant=options.tenant,
+        profile,
+        columns,
+        tz=_time_zone(options, profile),
+        tenant=options.tenant,
         caller_mask_key=mask_key(wh.con) if needs_mask else None,
     )
     report = ingest_delimited(

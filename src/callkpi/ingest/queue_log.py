@@ -68,7 +68,7 @@ from callkpi.ingest.queue_log_events import (
     forms,
 )
 from callkpi.ingest.report import IngestError, IngestReport
-from callkpi.store import LoadCounts, Warehouse, fetch_one, fetch_scalar, utc_now
+from callkpi.store import LoadCounts, Warehouse, fetch_one, fetch_scalar, rollup, utc_now
 
 SOURCE = "queue_log"
 Progress = Callable[[int, int], None]
@@ -737,15 +737,23 @@ def add_event_states(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 def rebuild_calls(con: duckdb.DuckDBPyConnection, *, force_window: bool = False) -> None:
     """Rebuild the calls, and their talking states, of the callids in ``ql_touched_calls``
     (``force_window``: split every call with the window path; for tests)."""
+    touched = "call_id IN (SELECT callid FROM ql_touched_calls)"
     con.execute(
-        f"DELETE FROM calls WHERE source = '{SOURCE}' AND call_id IN "
-        "(SELECT callid FROM ql_touched_calls)"
+        f"CREATE OR REPLACE TEMP TABLE ql_old_buckets AS SELECT DISTINCT "
+        f"{rollup.buckets_of('entered_at')} AS b FROM calls WHERE source = '{SOURCE}' AND {touched}"
     )
+    con.execute(f"DELETE FROM calls WHERE source = '{SOURCE}' AND {touched}")
     with_dids = bool(
         fetch_scalar(con, "SELECT EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID')")
     )
     con.execute(_calls_sql(_CALL_COLUMNS, with_dids, force_window))
-    dispositions.apply(con, "ql_touched_calls", "callid")
+    dispositions.apply(con, "ql_touched_calls", "callid", refresh_rollup=False)
+    rollup.refresh(
+        con,
+        f"SELECT b FROM ql_old_buckets UNION ALL SELECT "
+        f"{rollup.buckets_of('entered_at')} FROM calls WHERE {touched}",
+    )
+    con.execute("DROP TABLE ql_old_buckets")
     con.execute(
         f"DELETE FROM agent_states WHERE source = '{SOURCE}' AND state = 'talking' "
         "AND call_id IN (SELECT callid FROM ql_touched_calls)"

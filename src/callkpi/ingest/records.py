@@ -162,8 +162,10 @@ _INBOUND_OUTCOMES = (*(o.value for o in FINAL_INBOUND_OUTCOMES), Outcome.IN_PROG
 
 def _inbound_outcome(row: Row) -> str | None:
     if row.get("direction") == Direction.INBOUND and row.get("outcome") not in _INBOUND_OUTCOMES:
-        return (f"outcome {row.get('outcome')!r} is not an inbound outcome; an inbound call "
-                f"ends as one of: {', '.join(_INBOUND_OUTCOMES)}")
+        return (
+            f"outcome {row.get('outcome')!r} is not an inbound outcome; an inbound call "
+            f"ends as one of: {', '.join(_INBOUND_OUTCOMES)}"
+        )
     return None
 
 
@@ -238,13 +240,18 @@ _RULED: dict[str, RecordSpec] = {
                 ),
             },
             rules=(
-                RowRule("an inbound call's `outcome` is one of "
-                        + ", ".join(f"`{o}`" for o in _INBOUND_OUTCOMES), _inbound_outcome),
+                RowRule(
+                    "an inbound call's `outcome` is one of "
+                    + ", ".join(f"`{o}`" for o in _INBOUND_OUTCOMES),
+                    _inbound_outcome,
+                ),
                 _ordered("entered_at", "answered_at"),
                 _ordered("entered_at", "ended_at"),
                 _ordered("answered_at", "ended_at"),
-                RowRule("`transferred` is not false when `transfer_kind` or `transfer_target` "
-                        "is given", _transfer_consistent),
+                RowRule(
+                    "`transferred` is not false when `transfer_kind` or `transfer_target` is given",
+                    _transfer_consistent,
+                ),
             ),
         ),
         RecordSpec(
@@ -257,8 +264,11 @@ _RULED: dict[str, RecordSpec] = {
             "absences",
             minimum={"scheduled_hours": 0, "absent_hours": 0},
             maximum={"scheduled_hours": 24, "absent_hours": 24},
-            rules=(RowRule("`absent_hours` is not more than `scheduled_hours`",
-                           _absent_within_scheduled),),
+            rules=(
+                RowRule(
+                    "`absent_hours` is not more than `scheduled_hours`", _absent_within_scheduled
+                ),
+            ),
         ),
         RecordSpec(
             "ivr_steps",
@@ -268,8 +278,9 @@ _RULED: dict[str, RecordSpec] = {
         RecordSpec(
             "dials",
             minimum={"talk_s": 0},
-            rules=(RowRule("`talk_s` is above 0 only when `connected` is true",
-                           _talk_needs_connect),),
+            rules=(
+                RowRule("`talk_s` is above 0 only when `connected` is true", _talk_needs_connect),
+            ),
         ),
         RecordSpec("leads", rules=(_ordered("created_at", "stage_changed_at"),)),
         RecordSpec(
@@ -291,8 +302,17 @@ _RULED: dict[str, RecordSpec] = {
         ),
         RecordSpec(
             "costs",
-            allowed={"category": ("salary", "benefits", "licences", "telephony", "rent",
-                                  "marketing", "other")},
+            allowed={
+                "category": (
+                    "salary",
+                    "benefits",
+                    "licences",
+                    "telephony",
+                    "rent",
+                    "marketing",
+                    "other",
+                )
+            },
             minimum={"amount": 0},
             currency=("currency",),
             rules=(_ordered("period_start", "period_end"),),
@@ -353,8 +373,11 @@ class _RowMaker:
     caller_mask_key: str | None
 
     def make(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        row = {c.name: _field_value(self.spec, c, given[c.name], self.tz)
-               for c in self.spec.columns if c.name in given}
+        row = {
+            c.name: _field_value(self.spec, c, given[c.name], self.tz)
+            for c in self.spec.columns
+            if c.name in given
+        }
         for name, default in self.spec.defaults.items():
             if row.get(name) is None:
                 row[name] = default.value(row)
@@ -444,12 +467,14 @@ def _json_array_rows(path: Path, text: str) -> list[SourceRow]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as err:
-        raise IngestError(f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno})"
-                          ) from None
+        raise IngestError(
+            f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno})"
+        ) from None
     if not isinstance(document, list):
         raise IngestError(f"{path}: expected a JSON array of objects")
-    return [_object_row(f"{path}#{n}", _compact(item), item)
-            for n, item in enumerate(document, start=1)]
+    return [
+        _object_row(f"{path}#{n}", _compact(item), item) for n, item in enumerate(document, start=1)
+    ]
 
 
 def _json_lines_rows(path: Path, text: str) -> list[SourceRow]:
@@ -463,8 +488,11 @@ def _json_lines_rows(path: Path, text: str) -> list[SourceRow]:
         except json.JSONDecodeError as err:
             if not rows:
                 _refuse_single_document(path, text)
-            rows.append(_UnreadableRow(ref, line, {}, "bad json",
-                                       f"not valid JSON ({err.msg}, column {err.colno})"))
+            rows.append(
+                _UnreadableRow(
+                    ref, line, {}, "bad json", f"not valid JSON ({err.msg}, column {err.colno})"
+                )
+            )
     return rows
 
 
@@ -530,8 +558,9 @@ def _given(found: _Input, row: SourceRow) -> Mapping[str, Any]:
         return row.values
     assert found.header is not None
     if len(row.values) != len(found.header):
-        raise RowError("bad row", f"{len(row.values)} values, but the header has "
-                                  f"{len(found.header)} columns")
+        raise RowError(
+            "bad row", f"{len(row.values)} values, but the header has {len(found.header)} columns"
+        )
     return dict(zip(found.header, row.values, strict=True))
 
 
@@ -583,9 +612,15 @@ def ingest(wh: Warehouse, path: str | Path, options: IngestOptions, table: str) 
     mask = mask_key(wh.con) if options.mask_callers and "caller" in spec.model.by_name else None
     maker = _RowMaker(spec, options.zone, options.tenant, mask)
     call_ids: set[str] | None = set() if spec.table in _CARRY_DISPOSITIONS else None
-    report = load_rows(wh, source=source, path=resolved, rows=found.rows,
-                       convert=_converter(spec, found, maker, call_ids), lines_read=lines,
-                       strict=options.strict)
+    report = load_rows(
+        wh,
+        source=source,
+        path=resolved,
+        rows=found.rows,
+        convert=_converter(spec, found, maker, call_ids),
+        lines_read=lines,
+        strict=options.strict,
+    )
     if call_ids:
         _apply_dispositions(wh, call_ids)
     report.skipped += found.skipped
@@ -642,11 +677,16 @@ def _table_reference(spec: RecordSpec) -> Iterator[str]:
     yield "| column | type | required | allowed values, default | meaning |"
     yield "|---|---|---|---|---|"
     for column in spec.columns:
-        required = "yes" if column.name in spec.required else (
-            "no (defaulted)" if column.name in spec.not_null else "no")
+        required = (
+            "yes"
+            if column.name in spec.required
+            else ("no (defaulted)" if column.name in spec.not_null else "no")
+        )
         meaning = "" if column.doc.startswith("see ") else column.doc  # enums: listed already
-        yield (f"| `{column.name}` | {_TYPE_NAMES[column.type]} | {required} | "
-               f"{_cell(_column_constraints(spec, column.name))} | {_cell(meaning)} |")
+        yield (
+            f"| `{column.name}` | {_TYPE_NAMES[column.type]} | {required} | "
+            f"{_cell(_column_constraints(spec, column.name))} | {_cell(meaning)} |"
+        )
     if spec.rules:
         yield ""
         yield "Rows are rejected unless:"

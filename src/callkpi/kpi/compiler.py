@@ -41,12 +41,19 @@ from callkpi.kpi.definitions import (
 from callkpi.kpi.semantic import (
     DERIVED_DIMENSIONS,
     Filter,
+    Join,
     Measure,
     SemanticModel,
     TableModel,
+    WindowColumn,
     semantic_model,
 )
-from callkpi.model import TABLES
+from callkpi.model import (
+    ROLLUP_ANSWER_THRESHOLD_S,
+    ROLLUP_DIMENSIONS,
+    ROLLUP_SHORT_ABANDON_S,
+    TABLES,
+)
 from callkpi.store import Warehouse
 
 BUCKET = "_bucket"
@@ -100,16 +107,44 @@ class _Plan:
     keys: list[str] = field(default_factory=list)
 
 
+# What the calls roll-up can stand in for: flag columns for the default thresholds, and
+# the stored sums and maximum.
+_ROLLUP_FLAGS = {
+    ("wait_s", "<", "short_abandon_s"): ("wait_lt_short", True, ROLLUP_SHORT_ABANDON_S),
+    ("wait_s", ">=", "short_abandon_s"): ("wait_lt_short", False, ROLLUP_SHORT_ABANDON_S),
+    ("wait_s", "<=", "answer_threshold_s"): ("wait_le_threshold", True, ROLLUP_ANSWER_THRESHOLD_S),
+}
+_ROLLUP_SUMS = {
+    "wait_s": "wait_s_sum",
+    "talk_s": "talk_s_sum",
+    "hold_s": "hold_s_sum",
+    "acw_s": "acw_s_sum",
+    "handle_s": "handle_s_sum",
+}
+_ROLLUP_COLUMNS = {*ROLLUP_DIMENSIONS, "transferred", "escalated", "resolved"}
+_ROLLUP_MODEL = TableModel(
+    table="calls_rollup",
+    time="bucket_utc",
+    dimensions=ROLLUP_DIMENSIONS,
+    joins=(Join(table="agents", key="agent", dimensions=("team", "supervisor")),),
+)
+_QUARTER_HOUR_S = 900
+
+
 class Compiler:
     def __init__(
         self,
         wh: Warehouse,
         catalog: Catalog | None = None,
         semantic: SemanticModel | None = None,
+        *,
+        use_rollup: bool = True,
     ) -> None:
         self.wh = wh
         self.catalog = catalog or builtin_catalog()
         self.semantic = semantic or semantic_model()
+        self.use_rollup = use_rollup
+        self._spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
 
     # -- planning -------------------------------------------------------------------------
 
@@ -197,18 +232,9 @@ class Compiler:
                     for name, text in model.computed.items()
                 }
             )
-        for name, spec in model.next_contact.items():
-            if name not in needed:
-                continue
-            # Over all rows (before any time filter): the next contact may be after the range.
-            eligible = self._where(
-                t, [*spec.filters, Filter(column=spec.key, op="is not null")], {}
-            )
-            ts = t[model.time]
-            window = ibis.window(group_by=[t[spec.key], eligible], order_by=[ts])
-            following = ts.lead().over(window)
-            days = following.delta(ts, unit="millisecond").cast("float64") / 86_400_000.0
-            t = t.mutate(**{name: ibis.ifelse(eligible, days, ibis.null("float64"))})
+        for name, spec in model.windows.items():
+            if name in needed:
+                t = self._window_column(t, model, name, spec)
         joined = model.joined_dimensions()
         for join in {j.table: j for d, j in joined.items() if d in needed}.values():
             dims = [d for d in join.dimensions if d in needed and d in joined]
@@ -217,6 +243,42 @@ class Compiler:
             )
             t = t.left_join(other, t[join.key] == other["_join_key"]).drop("_join_key")
         return t
+
+    def _window_column(
+        self, t: ir.Table, model: TableModel, name: str, spec: WindowColumn
+    ) -> ir.Table:
+        """Add a window column (see :class:`WindowColumn`), over all rows of the table."""
+        ts = t[model.time]
+        if spec.kind == "row_number":
+            order = [ts, *(t[k] for k in TABLES[model.table].key if k != model.time)]
+            number = ibis.row_number().over(group_by=[t[spec.key]], order_by=order) + 1
+            return t.mutate(**{name: ibis.ifelse(t[spec.key].isnull(), ibis.null("int64"), number)})
+        eligible = self._where(t, [*spec.filters, Filter(column=spec.key, op="is not null")], {})
+        t = t.mutate(_eligible=eligible)
+        group = spec.distinct or "_row_id"
+        if spec.distinct is None:
+            t = t.mutate(_row_id=ibis.row_number().over(order_by=[ts]))
+        firsts = (
+            t.filter(t["_eligible"])
+            .group_by(_k=t[spec.key], _g=t[group])
+            .aggregate(_first=ts.min())
+        )
+        firsts = firsts.mutate(
+            _next=firsts["_first"].lead().over(group_by=firsts["_k"], order_by=firsts["_first"])
+        )
+        t = t.left_join(
+            firsts, [t[spec.key] == firsts["_k"], t[group] == firsts["_g"], t["_eligible"]]
+        )
+        gap = t["_next"].delta(ts, unit="millisecond").cast("float64") / 86_400_000.0
+        t = t.mutate(**{name: ibis.ifelse(t["_eligible"], gap, ibis.null("float64"))})
+        return t.drop(
+            "_k",
+            "_g",
+            "_first",
+            "_next",
+            "_eligible",
+            *(("_row_id",) if spec.distinct is None else ()),
+        )
 
     def _ts(
         self,
@@ -285,32 +347,35 @@ class Compiler:
     # -- aggregates -----------------------------------------------------------------------
 
     def _range(self, plan: _Plan) -> tuple[dt.datetime, dt.datetime]:
-        """The queried range in UTC: --from/--to, else what the involved tables span (a
-        DATE counts as its whole local day). An open span counts until the range's end."""
-        if plan.start is not None and plan.end is not None:
-            return plan.start, plan.end
-        tz = plan.query.tz
+        """The queried range in UTC: --from/--to, else the span of all the activity in the
+        warehouse (calls, dials, agent states, ...; not long-lived reference records), the
+        same for every query, so one KPI's value never depends on the others asked with
+        it. An open span (an agent still logged in) counts until the range's end."""
+        lo, hi = self._activity_span(plan.query.tz)
+        start = plan.start or lo
+        end = plan.end or hi
+        return start, max(end, start + dt.timedelta(microseconds=1))
+
+    def _activity_span(self, tz: str) -> tuple[dt.datetime, dt.datetime]:
+        cached = self._spans.get(tz)
+        if cached is not None:
+            return cached
         lows, highs = [], []
-        tables = {m.table for m in plan.measures.values()}
-        activity = {t for t in tables if not self.semantic.tables[t].reference}
-        if not activity:  # only reference tables: the period is what the activity spans
-            activity = {
-                name
-                for name, model in self.semantic.tables.items()
-                if not model.reference and TABLES[name].view is None
+        for name, model in sorted(self.semantic.tables.items()):
+            if model.reference or TABLES[name].view is not None:
+                continue
+            times = {
+                model.time,
+                *(m.time for m in self.semantic.measures.values() if m.table == name and m.time),
             }
-        for table in sorted(activity):
-            model = self.semantic.tables[table]
-            times = {m.time or model.time for m in plan.measures.values() if m.table == table}
-            times = times or {model.time}
             for col in sorted({*times, *((model.end,) if model.end else ())}):
-                lo, hi = self.wh.sql(f'SELECT min("{col}"), max("{col}") FROM "{table}"')[0]
+                lo, hi = self.wh.sql(f'SELECT min("{col}"), max("{col}") FROM "{name}"')[0]
                 if lo is None:
                     continue
                 if isinstance(lo, dt.datetime):
                     lows.append(lo)
-                    highs.append(hi + dt.timedelta(microseconds=1))
-                else:  # DATE: local days
+                    highs.append(hi)
+                else:  # DATE: whole local days
                     lows.append(timezones.local_to_utc(tz, dt.datetime.combine(lo, dt.time())))
                     highs.append(
                         timezones.local_to_utc(
@@ -318,9 +383,9 @@ class Compiler:
                         )
                     )
         fallback = dt.datetime(2000, 1, 1)
-        start = plan.start or (min(lows) if lows else fallback)
-        end = plan.end or (max(highs) if highs else fallback)
-        return start, max(start, end)
+        span = (min(lows) if lows else fallback, max(highs) if highs else fallback)
+        self._spans[tz] = span
+        return span
 
     def _point_aggregate(
         self, plan: _Plan, model: TableModel, time_col: str, measures: Sequence[Measure]
@@ -388,6 +453,9 @@ class Compiler:
     def _interval_aggregate(
         self, plan: _Plan, model: TableModel, measures: Sequence[Measure], cal: ir.Table
     ) -> ir.Table:
+        """Spans cut along the calendar's buckets. A span is active at instant t when it
+        started before t and had not ended before t (``start < t <= end``); time inside
+        a bucket is clipped to the queried range, and an open span runs to its end."""
         q = plan.query
         needed = {*q.by, *(d for d, _ in q.where)}
         t = self._table(model, needed | _columns_of(measures))
@@ -396,24 +464,30 @@ class Compiler:
         start = self._ts(t, model, model.time, q.tz, (lo, hi))
         end = self._ts(t, model, model.end, q.tz, (lo, hi), inclusive_end=True)
         t = t.mutate(_s=start, _e=end)
+        t = t.filter(t["_s"] < ibis.timestamp(hi), t["_e"].isnull() | (t["_e"] >= lo))
         t = t.mutate(
             _s_clip=ibis.greatest(t["_s"], ibis.timestamp(lo)),
             _e_clip=ibis.least(ibis.coalesce(t["_e"], ibis.timestamp(hi)), ibis.timestamp(hi)),
         )
-        t = t.filter(t["_s_clip"] < t["_e_clip"])
         common = _common_filters(measures)
         if common:
             t = t.filter(self._where(t, common, plan.params))
         for dim, value in q.where:
             t = t.filter(t[dim].cast("string") == str(value))
-        j = t.join(cal, [t["_s_clip"] < cal["_utc_end"], t["_e_clip"] > cal["_utc_start"]])
-        overlap = (
+        # A span ending exactly at a bucket's start is still active at that instant (it
+        # ends there); only counts of active spans need such a bucket.
+        counts_active = any(
+            m.agg in ("active_at_start", "active_at_end", "ended_in") for m in measures
+        )
+        reaches = (t["_e"] >= cal["_utc_start"]) if counts_active else (t["_e"] > cal["_utc_start"])
+        j = t.join(cal, [t["_s"] < cal["_utc_end"], t["_e"].isnull() | reaches])
+        seconds = (
             ibis.least(j["_e_clip"], j["_utc_end"])
             .delta(ibis.greatest(j["_s_clip"], j["_utc_start"]), unit="millisecond")
             .cast("float64")
             / 1000.0
         )
-        j = j.mutate(_overlap_s=overlap)
+        j = j.mutate(_overlap_s=ibis.greatest(seconds, 0.0))
         keys: dict[str, ir.Value] = {}
         if q.grain != "all":
             keys[BUCKET] = j["_bucket"]
@@ -437,10 +511,16 @@ class Compiler:
             full = j["_e"].delta(j["_s"], unit="millisecond").cast("float64") / 1000.0
             share = ibis.ifelse(full > 0, j["_overlap_s"] / full, 0.0)
             return (j[m.column] * share).sum(where=where)
+
+        def active_at(t: ir.Value) -> ir.BooleanValue:
+            return (j["_s"] < t) & (j["_e"].isnull() | (j["_e"] >= t))
+
         if m.agg == "active_at_start":
-            active = (j["_s"] <= j["_utc_start"]) & (j["_e"].isnull() | (j["_e"] > j["_utc_start"]))
-        else:  # active_at_end
-            active = (j["_s"] < j["_utc_end"]) & (j["_e"].isnull() | (j["_e"] >= j["_utc_end"]))
+            active = active_at(j["_utc_start"])
+        elif m.agg == "active_at_end":
+            active = active_at(j["_utc_end"])
+        else:  # ended_in: active at the start, ended before the end
+            active = active_at(j["_utc_start"]) & (j["_e"] < j["_utc_end"])
         return j.count(where=active if where is None else active & where)
 
     # -- KPIs -----------------------------------------------------------------------------
@@ -470,6 +550,10 @@ class Compiler:
             if time_col is None:
                 assert cal is not None
                 parts.append(self._interval_aggregate(plan, model, ms, cal))
+                continue
+            served = self._from_rollup(plan, table, time_col, ms)
+            if served is not None:
+                parts.append(self._point_aggregate(plan, _ROLLUP_MODEL, "bucket_utc", served))
             else:
                 parts.append(self._point_aggregate(plan, model, time_col, ms))
         keys = [k for k in (BUCKET, OFFSET, *query.by) if parts and k in parts[0].columns]
@@ -491,6 +575,54 @@ class Compiler:
             values[kpi.id] = self._kpi_value(joined, kpi, plan, values, keys)
         result = joined.select(*[joined[k] for k in keys], **values)
         return result, keys
+
+    def _from_rollup(
+        self, plan: _Plan, table: str, time_col: str, measures: Sequence[Measure]
+    ) -> list[Measure] | None:
+        """The measures rewritten over the 15-minute roll-up, or None when the query
+        needs something it does not keep (a dimension, a non-default threshold, a
+        quantile, a range or zone that splits quarter hours)."""
+        if not self.use_rollup or table != "calls" or time_col != "entered_at":
+            return None
+        q = plan.query
+        allowed = {*_ROLLUP_MODEL.all_dimensions()}
+        if any(d not in allowed for d in (*q.by, *(d for d, _ in q.where))):
+            return None
+        for bound in (plan.start, plan.end):
+            if bound is not None and (bound.timestamp() % _QUARTER_HOUR_S or bound.microsecond):
+                return None
+        lo, hi = self._range(plan)
+        table_offsets = timezones.offsets_from_utc(q.tz, lo, hi)
+        if any(o % _QUARTER_HOUR_S for o in table_offsets.offsets_s):
+            return None
+        rewritten = []
+        for m in measures:
+            filters = []
+            for f in m.filters:
+                flag = _ROLLUP_FLAGS.get((f.column, f.op, f.param or ""))
+                if flag is not None:
+                    column, value, default = flag
+                    if float(plan.params.get(f.param or "", default)) != default:
+                        return None
+                    filters.append(Filter(column=column, value=value))
+                elif f.column == "customer_key" and f.op == "is not null":
+                    filters.append(Filter(column="customer_known", value=True))
+                elif f.column in _ROLLUP_COLUMNS and f.param is None:
+                    filters.append(f)
+                else:
+                    return None
+            if m.agg == "count":
+                stored = Measure(name=m.name, table="calls_rollup", agg="sum", column="n")
+            elif m.agg == "sum" and m.column in _ROLLUP_SUMS:
+                stored = Measure(name=m.name, table="calls_rollup", agg="sum",
+                                 column=_ROLLUP_SUMS[m.column])
+            elif m.agg == "max" and m.column == "wait_s":
+                stored = Measure(name=m.name, table="calls_rollup", agg="max",
+                                 column="wait_s_max")
+            else:
+                return None
+            rewritten.append(stored.model_copy(update={"filters": tuple(filters)}))
+        return rewritten
 
     def _join_peak(self, plan: _Plan, kpi: PeakKpi, joined: ir.Table, keys: list[str]) -> ir.Table:
         """The measure per ``kpi.interval`` inside each result bucket, and its maximum."""
@@ -540,7 +672,18 @@ class Compiler:
         self, t: ir.Table, kpi: Any, plan: _Plan, done: dict[str, ir.Value], keys: list[str]
     ) -> ir.Value:
         if isinstance(kpi, CountKpi | SumKpi):
-            return ibis.coalesce(t[kpi.measure], 0) if isinstance(kpi, CountKpi) else t[kpi.measure]
+            # A count or a total of nothing is 0; a maximum of nothing has no value.
+            m = plan.measures[kpi.measure]
+            totals = m.agg in (
+                "count",
+                "sum",
+                "duration",
+                "prorate",
+                "active_at_start",
+                "active_at_end",
+                "ended_in",
+            )
+            return ibis.coalesce(t[kpi.measure], 0) if totals else t[kpi.measure]
         if isinstance(kpi, RatioKpi | MeanKpi):
 
             def measure(name: str) -> ir.Value:
@@ -643,5 +786,7 @@ def _outer_join(parts: Sequence[ir.Table], keys: Sequence[str]) -> ir.Table:
     return joined
 
 
-def run_query(wh: Warehouse, query: KpiQuery, catalog: Catalog | None = None) -> KpiResult:
-    return Compiler(wh, catalog=catalog).run(query)
+def run_query(
+    wh: Warehouse, query: KpiQuery, catalog: Catalog | None = None, *, use_rollup: bool = True
+) -> KpiResult:
+    return Compiler(wh, catalog=catalog, use_rollup=use_rollup).run(query)

@@ -9,8 +9,11 @@ and the measures over it.
   at one of their times (new customers at ``acquired_at``).
 
 A measure is an aggregate over one table (count, sum, min, max, count of distinct values,
-a quantile; for interval tables the seconds inside the bucket, a prorated amount, or the
-rows active at the bucket's start or end) of the rows matching its filters. Filters
+a quantile; for interval tables the seconds inside the bucket, a prorated amount, the
+rows active at the bucket's start or end, or those active at its start that ended inside
+it) of the rows matching its filters. A row is active at instant t when it started
+before t and has not ended before t (``start < t <= end``): so one that starts exactly
+at a bucket's start is new in that bucket, and one that ends exactly there ends in it. Filters
 compare a column with a literal or a KPI parameter. Tables can also have computed columns
 (formulas over their columns) and dimensions joined from another table (an agent's team).
 All of it is data, in ``catalog/semantic.yaml``.
@@ -34,7 +37,7 @@ DERIVED_DIMENSIONS = ("hour_of_day", "weekday")
 """Dimensions computed from a point table's time in the query's time zone."""
 
 POINT_AGGS = ("count", "sum", "min", "max", "count_distinct", "quantile")
-INTERVAL_AGGS = ("duration", "prorate", "active_at_start", "active_at_end")
+INTERVAL_AGGS = ("duration", "prorate", "active_at_start", "active_at_end", "ended_in")
 ADDITIVE_AGGS = ("count", "sum", "min", "max", "duration", "prorate")
 """Aggregates whose values over parts combine exactly into the whole (min and max by
 taking the min or max), so a pre-aggregate can serve them."""
@@ -94,6 +97,7 @@ class Measure(BaseModel):
         "prorate",
         "active_at_start",
         "active_at_end",
+        "ended_in",
     ]
     column: str | None = None
     """The summed, compared or counted column (count: none; prorate: the amount)."""
@@ -114,7 +118,13 @@ class Measure(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Measure:
-        counts_rows = self.agg in ("count", "duration", "active_at_start", "active_at_end")
+        counts_rows = self.agg in (
+            "count",
+            "duration",
+            "active_at_start",
+            "active_at_end",
+            "ended_in",
+        )
         if not counts_rows and not self.column:
             raise ValueError(f"measure {self.name}: {self.agg} needs a column")
         if self.agg == "quantile" and not (self.q is not None and 0 < self.q < 1):
@@ -132,13 +142,21 @@ class Join(BaseModel):
     dimensions: tuple[str, ...]
 
 
-class NextContact(BaseModel):
-    """A column: days from each row to the next row with the same ``key`` (among the rows
-    matching ``filters``), looking past the queried range. Null when there is none."""
+class WindowColumn(BaseModel):
+    """A column computed over all of a table's rows (before any time filter), per ``key``
+    in time order:
+
+    * ``next_gap_days``: days from the row to the next row of the same key (among rows
+      matching ``filters``; with ``distinct``, rows sharing that column with this one, such
+      as the segments of one call, are not "next"); null when there is none.
+    * ``row_number``: 1 for the key's first row ever, 2 for the next, ...
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    kind: Literal["next_gap_days", "row_number"]
     key: str
+    distinct: str | None = None
     filters: Filters = ()
 
 
@@ -154,7 +172,7 @@ class TableModel(BaseModel):
     joins: tuple[Join, ...] = ()
     computed: dict[str, str] = Field(default_factory=dict)
     """Computed columns: name -> formula over the table's columns."""
-    next_contact: dict[str, NextContact] = Field(default_factory=dict)
+    windows: dict[str, WindowColumn] = Field(default_factory=dict)
     reference: bool = False
     """Long-lived records (customers, the roster, cost periods): their spans do not set a
     query's default time range; the activity tables (calls, dials, states, ...) do."""
@@ -171,9 +189,7 @@ class TableModel(BaseModel):
         return (*self.dimensions, *self.joined_dimensions(), *derived)
 
     def has_column(self, name: str) -> bool:
-        return (
-            name in TABLES[self.table].by_name or name in self.computed or name in self.next_contact
-        )
+        return name in TABLES[self.table].by_name or name in self.computed or name in self.windows
 
 
 class SemanticModel(BaseModel):

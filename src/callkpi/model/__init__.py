@@ -517,6 +517,49 @@ INGEST_BATCHES = Table(
     internal=True,
 )
 
+ROLLUP_DIMENSIONS: tuple[str, ...] = (
+    "tenant",
+    "site",
+    "region",
+    "queue",
+    "campaign",
+    "agent",
+    "direction",
+    "channel",
+    "call_type",
+    "wrap_code",
+    "outcome",
+    "transfer_kind",
+)
+ROLLUP_SHORT_ABANDON_S = 5.0
+ROLLUP_ANSWER_THRESHOLD_S = 20.0
+
+CALLS_ROLLUP = Table(
+    "calls_rollup",
+    "Additive 15-minute totals of calls (by UTC quarter hour and the common dimensions), "
+    "kept current at ingest; KPI queries use it when they can and give the same numbers. "
+    "The wait flags hold the default thresholds (5 s short abandon, 20 s answer).",
+    (
+        _c("bucket_utc", "TIMESTAMP", "the UTC quarter hour the calls entered in", nullable=False),
+        *(_c(d, "VARCHAR") for d in ROLLUP_DIMENSIONS),
+        _c("transferred", "BOOLEAN"),
+        _c("escalated", "BOOLEAN"),
+        _c("resolved", "BOOLEAN"),
+        _c("customer_known", "BOOLEAN", "customer_id or caller is known"),
+        _c("wait_lt_short", "BOOLEAN", "wait_s < 5"),
+        _c("wait_le_threshold", "BOOLEAN", "wait_s <= 20"),
+        _c("n", "BIGINT", "calls", nullable=False),
+        _c("wait_s_sum", "DOUBLE"),
+        _c("wait_s_max", "DOUBLE"),
+        _c("talk_s_sum", "DOUBLE"),
+        _c("hold_s_sum", "DOUBLE"),
+        _c("acw_s_sum", "DOUBLE"),
+        _c("handle_s_sum", "DOUBLE"),
+    ),
+    derived=True,
+    internal=True,
+)
+
 SCHEDULE_ADHERENCE = Table(
     "schedule_adherence",
     "Where each agent's scheduled work blocks meet what the agent did: the parts of work "
@@ -562,6 +605,7 @@ TABLES: dict[str, Table] = {
         INGEST_FILES,
         INGEST_BATCHES,
         PENDING_AGENT_STATES,
+        CALLS_ROLLUP,
         SCHEDULE_ADHERENCE,
     )
 }

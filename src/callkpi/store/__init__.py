@@ -20,6 +20,7 @@ import ibis
 import pyarrow as pa
 
 from callkpi.model import SCHEMA_VERSION, TABLES, Table
+from callkpi.store import rollup
 from callkpi.store.migrations import MIGRATIONS
 
 DEFAULT_DB = Path("callkpi.duckdb")
@@ -227,6 +228,12 @@ class Warehouse:
                 f'SELECT count(*) FROM {view} n WHERE EXISTS (SELECT 1 FROM "{table}" o '
                 f'WHERE {key_match}) AND NOT EXISTS (SELECT 1 FROM "{table}" o WHERE {same_row})',
             )
+            if table == "calls":  # the quarter hours of replaced rows change too
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _calls_old_buckets AS SELECT "
+                    f"{rollup.buckets_of('o.entered_at')} AS b FROM calls o WHERE EXISTS "
+                    f"(SELECT 1 FROM {view} n WHERE {key_match})"
+                )
             if replace_changed and changed:
                 con.execute(
                     f'DELETE FROM "{table}" o WHERE EXISTS (SELECT 1 FROM {view} n '
@@ -241,6 +248,13 @@ class Warehouse:
                     f'INSERT INTO "{table}" ({col_list}) SELECT {col_list} FROM {view} n '
                     f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" o WHERE {key_match})'
                 )
+            if table == "calls":
+                rollup.refresh(
+                    con,
+                    f"SELECT b FROM _calls_old_buckets UNION ALL "
+                    f"SELECT {rollup.buckets_of('entered_at')} FROM {view}",
+                )
+                con.execute("DROP TABLE _calls_old_buckets")
             updated = changed if replace_changed else 0
             skipped_changed = 0 if replace_changed else changed
             loaded = unique - identical - changed

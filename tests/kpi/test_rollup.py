@@ -1,0 +1,281 @@
+"""The 15-minute roll-up gives exactly the raw path's numbers, and stays current."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import ibis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from callkpi.ingest import queue_log
+from callkpi.ingest.options import IngestOptions
+from callkpi.kpi import Compiler, KpiQuery, run_query
+from callkpi.store import Warehouse, arrow_rows, rollup
+
+# KPIs the roll-up can answer with the default parameters.
+ROLLUP_KPIS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "short_abandoned",
+    "timed_out",
+    "answer_rate",
+    "abandon_rate",
+    "service_level",
+    "asa",
+    "avg_wait",
+    "avg_abandon_wait",
+    "max_wait",
+    "aht",
+    "avg_talk",
+    "avg_acw",
+    "transfer_rate",
+    "escalation_rate",
+    "resolution_rate",
+)
+START = dt.datetime(2026, 10, 24, 0, 0)  # three days around Berlin's DST change on the 25th
+
+calls = st.lists(
+    st.fixed_dictionaries(
+        {
+            "minute": st.integers(0, 3 * 24 * 60 - 1),
+            "second": st.integers(0, 59),
+            "queue": st.sampled_from(["q1", "q2", None]),
+            "agent": st.sampled_from(["a1", "a2", "a3", None]),
+            "tenant": st.sampled_from(["t1", "t2"]),
+            "direction": st.sampled_from(["in", "in", "in", "out"]),
+            "outcome": st.sampled_from(
+                ["answered", "answered", "abandoned", "timed_out", "blocked", "in_progress"]
+            ),
+            "wait_s": st.one_of(st.none(), st.integers(0, 60)),
+            "talk_s": st.one_of(st.none(), st.integers(0, 900)),
+            "acw_s": st.one_of(st.none(), st.integers(0, 120)),
+            "transferred": st.booleans(),
+            "escalated": st.one_of(st.none(), st.booleans()),
+            "resolved": st.one_of(st.none(), st.booleans()),
+        }
+    ),
+    min_size=1,
+    max_size=40,
+)
+queries = st.fixed_dictionaries(
+    {
+        "kpis": st.lists(st.sampled_from(ROLLUP_KPIS), min_size=1, max_size=5, unique=True),
+        "by": st.lists(
+            st.sampled_from(
+                ["queue", "agent", "tenant", "team", "hour_of_day", "weekday", "outcome"]
+            ),
+            max_size=2,
+            unique=True,
+        ),
+        "grain": st.sampled_from(["15min", "30min", "hour", "day", "week", "month", "all"]),
+        "tz": st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu"]),
+        "bounded": st.booleans(),
+    }
+)
+
+
+def _rows(spec: list[dict[str, object]]) -> list[dict[str, object]]:
+    rows = []
+    for i, c in enumerate(spec):
+        entered = START + dt.timedelta(minutes=c["minute"], seconds=c["second"])
+        rows.append(
+            {
+                "call_id": f"c{i}",
+                "segment": 1,
+                "direction": c["direction"],
+                "queue": c["queue"],
+                "agent": c["agent"],
+                "tenant": c["tenant"],
+                "entered_at": entered,
+                "outcome": c["outcome"],
+                "wait_s": c["wait_s"],
+                "talk_s": c["talk_s"],
+                "acw_s": c["acw_s"],
+                "transferred": c["transferred"],
+                "escalated": c["escalated"],
+                "resolved": c["resolved"],
+                "source": "test",
+            }
+        )
+    return rows
+
+
+def _uses_rollup(wh: Warehouse, query: KpiQuery) -> bool:
+    expr, _ = Compiler(wh).compile(query)
+    return "calls_rollup" in ibis.to_sql(expr)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=calls, q=queries)
+def test_rollup_gives_the_raw_numbers(spec: list[dict[str, object]], q: dict) -> None:
+    with Warehouse(":memory:") as wh:
+        with wh.transaction():
+            wh.load("calls", arrow_rows("calls", _rows(spec)))
+            wh.load(
+                "agents",
+                arrow_rows(
+                    "agents",
+                    [
+                        {"agent": "a1", "team": "red", "source": "test"},
+                        {"agent": "a2", "team": "red", "source": "test"},
+                        {"agent": "a3", "team": "blue", "source": "test"},
+                    ],
+                ),
+            )
+        query = KpiQuery(
+            kpis=tuple(q["kpis"]),
+            by=tuple(q["by"]),
+            grain=q["grain"],
+            tz=q["tz"],
+            start=dt.datetime(2026, 10, 24, 6, 15) if q["bounded"] else None,
+            end=dt.datetime(2026, 10, 26, 18, 0) if q["bounded"] else None,
+        )
+        assert _uses_rollup(wh, query)
+        raw = run_query(wh, query, use_rollup=False).rows
+        assert run_query(wh, query).rows == raw
+
+
+def test_rollup_is_skipped_when_it_cannot_answer(wh: Warehouse) -> None:
+    with wh.transaction():
+        wh.load(
+            "calls",
+            arrow_rows(
+                "calls",
+                _rows(
+                    [
+                        {
+                            "minute": 10,
+                            "second": 0,
+                            "queue": "q1",
+                            "agent": "a1",
+                            "tenant": "t1",
+                            "direction": "in",
+                            "outcome": "answered",
+                            "wait_s": 30,
+                            "talk_s": 60,
+                            "acw_s": 5,
+                            "transferred": False,
+                            "escalated": None,
+                            "resolved": None,
+                        }
+                    ]
+                ),
+            ),
+        )
+    assert _uses_rollup(wh, KpiQuery(kpis=("service_level",), by=("queue",)))
+    cannot = [
+        KpiQuery(kpis=("service_level",), params={"answer_threshold_s": 30}),
+        KpiQuery(kpis=("p90_wait",)),
+        KpiQuery(kpis=("fcr",)),
+        KpiQuery(kpis=("offered",), by=("did",)),
+        KpiQuery(kpis=("offered",), start=dt.datetime(2026, 10, 24, 0, 7)),
+    ]
+    for query in cannot:
+        assert not _uses_rollup(wh, query), query
+    # Still right through the raw path: the one call waited 30 s, more than 20, less than 30.
+    assert run_query(wh, cannot[0]).rows == [{"service_level": 1.0}]
+    assert run_query(wh, KpiQuery(kpis=("service_level",))).rows == [{"service_level": 0.0}]
+
+
+def test_rollup_stays_current_through_every_writer(wh: Warehouse, tmp_path: Path) -> None:
+    t0 = 1767261600
+    log = tmp_path / "queue_log"
+    log.write_text(
+        "\n".join(
+            [
+                f"{t0}|c1|support|NONE|ENTERQUEUE||5550000|1",
+                f"{t0 + 9}|c1|support|Agent/1|CONNECT|9|c1.1|2",
+                f"{t0 + 1000}|c2|support|NONE|ENTERQUEUE||5550001|1",
+            ]
+        )
+        + "\n"
+    )
+    queue_log.ingest(wh, log)
+    with log.open("a") as fh:  # c1 ends, c2 is answered: both visits change
+        fh.write(f"{t0 + 99}|c1|support|Agent/1|COMPLETECALLER|9|90|1\n")
+        fh.write(f"{t0 + 1030}|c2|support|Agent/2|CONNECT|30|c2.1|2\n")
+        fh.write(f"{t0 + 1100}|c2|support|Agent/2|COMPLETEAGENT|30|70|1\n")
+    queue_log.ingest(wh, log, IngestOptions())
+    with wh.transaction():  # a disposition changes resolved and wrap_code of c1
+        wh.load(
+            "dispositions",
+            arrow_rows(
+                "dispositions",
+                [
+                    {
+                        "call_id": "c1",
+                        "agent": "Agent/1",
+                        "wrap_code": "billing",
+                        "resolved": True,
+                        "source": "test",
+                    }
+                ],
+            ),
+        )
+        from callkpi.ingest import dispositions
+
+        wh.con.execute("CREATE OR REPLACE TEMP TABLE ids AS SELECT 'c1' AS call_id")
+        dispositions.apply(wh.con, "ids")
+    with wh.transaction():  # a canonical calls row, then the same key again, changed
+        wh.load(
+            "calls",
+            arrow_rows(
+                "calls",
+                _rows(
+                    [
+                        {
+                            "minute": 5,
+                            "second": 0,
+                            "queue": "q9",
+                            "agent": None,
+                            "tenant": "t1",
+                            "direction": "in",
+                            "outcome": "abandoned",
+                            "wait_s": 3,
+                            "talk_s": None,
+                            "acw_s": None,
+                            "transferred": False,
+                            "escalated": None,
+                            "resolved": None,
+                        }
+                    ]
+                ),
+            ),
+        )
+    with wh.transaction():
+        wh.load(
+            "calls",
+            arrow_rows(
+                "calls",
+                _rows(
+                    [
+                        {
+                            "minute": 20,
+                            "second": 0,
+                            "queue": "q9",
+                            "agent": None,
+                            "tenant": "t1",
+                            "direction": "in",
+                            "outcome": "abandoned",
+                            "wait_s": 30,
+                            "talk_s": None,
+                            "acw_s": None,
+                            "transferred": False,
+                            "escalated": None,
+                            "resolved": None,
+                        }
+                    ]
+                ),
+            ),
+        )
+    kept = wh.sql("SELECT * FROM calls_rollup ORDER BY ALL")
+    with wh.transaction() as con:
+        rollup.rebuild(con)
+    assert wh.sql("SELECT * FROM calls_rollup ORDER BY ALL") == kept
+    assert wh.sql("SELECT sum(n) FROM calls_rollup") == [(3,)]
+    assert wh.sql("SELECT count(*) FROM calls_rollup WHERE wrap_code = 'billing' AND resolved") == [
+        (1,)
+    ]
