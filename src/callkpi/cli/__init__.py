@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
-from callkpi.cli.output import FORMATS, err, print_ingest_reports, print_rows
+from callkpi.cli.output import FORMATS, err, print_ingest_reports, print_rows, show_value
 from callkpi.ingest import IngestOptions, source_names
 from callkpi.ingest import ingest as run_ingest
 from callkpi.ingest.report import IngestError, IngestReport
@@ -66,6 +67,19 @@ CatalogOption = Annotated[
     typer.Option("--catalog", help="Your own KPI file (YAML); repeatable."),
 ]
 
+DEMO_QUEUE_KPIS = ("service_level", "asa", "abandon_rate", "aht", "fcr", "transfer_rate")
+DEMO_CENTER_KPIS = (
+    "occupancy",
+    "adherence",
+    "agent_answer_rate",
+    "csat",
+    "nps",
+    "connect_rate",
+    "conversion_rate",
+    "avg_deal_size",
+    "cost_per_call",
+    "cac",
+)
 DEFAULT_KPIS = (
     "offered",
     "answered",
@@ -266,7 +280,11 @@ def kpi(
     kpi_catalog = _catalog(catalog)
     with _open(db, must_exist=True) as wh:
         result = run_query(wh, query, catalog=kpi_catalog)
-    print_rows(result.rows, result.columns, fmt)
+    print_rows(result.rows, result.columns, fmt, units=_units(kpi_catalog, query.kpis))
+
+
+def _units(kpi_catalog: Catalog, kpi_ids: Sequence[str]) -> dict[str, str]:
+    return {k: kpi_catalog[k].unit for k in kpi_ids if k in kpi_catalog}
 
 
 def _catalog(files: list[Path] | None) -> Catalog:
@@ -344,8 +362,33 @@ def demo(
     with _open(db) as wh:
         reports = build_demo(wh, days=days, seed=seed, data_dir=data_dir)
         print_ingest_reports(reports, "table")
-        result = run_query(wh, KpiQuery(kpis=DEFAULT_KPIS, by=("queue",)))
-    print_rows(result.rows, result.columns, "table", title="Outcomes per queue (all days)")
+        tz = "Europe/Moscow"
+        outcomes = run_query(wh, KpiQuery(kpis=DEFAULT_KPIS, by=("queue",), tz=tz))
+        service = run_query(wh, KpiQuery(kpis=DEMO_QUEUE_KPIS, by=("queue",), tz=tz))
+        center = run_query(wh, KpiQuery(kpis=DEMO_CENTER_KPIS, tz=tz))
+    catalog = builtin_catalog()
+    print_rows(outcomes.rows, outcomes.columns, "table", title="Outcomes per queue (all days)")
+    print_rows(
+        service.rows,
+        service.columns,
+        "table",
+        title="Service per queue",
+        units=_units(catalog, DEMO_QUEUE_KPIS),
+    )
+    units = _units(catalog, DEMO_CENTER_KPIS)
+    print_rows(
+        [
+            {"kpi": catalog[k].name, "value": show_value(v, units[k])}
+            for k, v in center.rows[0].items()
+        ],
+        ("kpi", "value"),
+        "table",
+        title="The center (all days)",
+    )
+    err.print(
+        f"Explore: callkpi kpis list; callkpi kpi KPI_ID ... --db {db} --by queue "
+        f"--grain day --tz {tz}"
+    )
 
 
 # -- entry point --------------------------------------------------------------------------

@@ -27,9 +27,17 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any, unit: str | None = None) -> str:
+    """A value for people: ratios as percentages, seconds and money with 1 or 2 decimals."""
     if value is None:
         return "—"
+    if isinstance(value, int | float) and not isinstance(value, bool) and unit:
+        if unit == "ratio":
+            return f"{value * 100:,.1f} %"
+        if unit in ("seconds", "hours", "days", "score", "per_hour"):
+            return f"{value:,.1f}"
+        if unit == "currency":
+            return f"{value:,.2f}"
     if isinstance(value, float):
         return (
             f"{value:,.4f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:,.0f}"
@@ -40,8 +48,13 @@ def _show(value: Any) -> str:
 
 
 def print_rows(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, title: str | None = None
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    fmt: str,
+    title: str | None = None,
+    units: dict[str, str] | None = None,
 ) -> None:
+    """Rows as a Rich table (``units`` formats KPI columns for people), CSV or JSON."""
     if fmt == "json":
         sys.stdout.write(
             json.dumps(
@@ -62,7 +75,7 @@ def print_rows(
             numeric = any(isinstance(r.get(c), int | float) for r in rows)
             table.add_column(c, justify="right" if numeric else "left")
         for r in rows:
-            table.add_row(*(_show(r.get(c)) for c in columns))
+            table.add_row(*(show_value(r.get(c), (units or {}).get(c)) for c in columns))
         out.print(table)
 
 

@@ -40,7 +40,12 @@ CALLING_HOURS = (10.0, 20.0)
 NO_ANSWER_TIMEOUT_S = 30
 WRONG_NUMBER_SHARE = 0.05
 NOT_CONNECTED = (("voicemail", 0.3), ("busy", 0.1), ("failed", 0.03), ("no_answer", 0.57))
+DROP_SHARE = 0.02
+"""Connected calls the dialer drops because no agent is free at that instant."""
+MEETING_SHARE = 0.3
+"""Callbacks that are a meeting booked with the client's representative."""
 TALK_S = {
+    "dropped": (2, 0.3),
     "sale": (420, 0.35),
     "callback": (150, 0.4),
     "not_interested": (55, 0.5),
@@ -238,6 +243,8 @@ class Dialer:
         if rng.random() >= self._connect_prob(lead, at):
             names = [n for n, _ in NOT_CONNECTED]
             return names[int(rng.choice(len(names), p=[p for _, p in NOT_CONNECTED]))]
+        if rng.random() < DROP_SHARE:
+            return "dropped"
         if lead.wrong_number:
             return "wrong_number"
         if lead.callback_due:
@@ -288,7 +295,7 @@ class Dialer:
         self.attempts.append(attempt)
         lead.attempts += 1
         result = attempt.disposition
-        if attempt.connected and lead.first_contact_at is None:
+        if attempt.connected and result != "dropped" and lead.first_contact_at is None:
             lead.first_contact_at = attempt.dialed_at + attempt.ring_s
         was_callback = lead.callback_due
         lead.callback_due = False
@@ -296,6 +303,9 @@ class Dialer:
             lead.deal_opened_at, lead.deal_status, lead.deal_agent = at, "open", attempt.agent
         if result == "sale":
             self._close(lead, at, "won", attempt.agent)
+        elif result == "callback" and self.rng.random() < MEETING_SHARE:
+            # The client's representative takes it from here: no more calls.
+            self._move(lead, "meeting_scheduled", at)
         elif result == "callback":
             self._move(lead, "callback", at)
             lead.callback_due = True
