@@ -77,6 +77,9 @@ class KpiQuery:
     tz: str = "UTC"
     where: tuple[tuple[str, str], ...] = ()
     params: Mapping[str, ParamValue] = field(default_factory=dict)
+    samples: bool = False
+    """Also return ``<kpi>__n`` for ratio and mean KPIs: the denominator (the number of
+    observations behind the value, for sample sizes and confidence intervals)."""
 
 
 @dataclass(frozen=True)
@@ -573,8 +576,27 @@ class Compiler:
         values: dict[str, ir.Value] = {}
         for kpi in plan.kpis:
             values[kpi.id] = self._kpi_value(joined, kpi, plan, values, keys)
+        if query.samples:
+            by_id = {k.id: k for k in plan.kpis}
+            for kpi in plan.kpis:
+                if kpi.id not in query.kpis:
+                    continue
+                base = kpi
+                if isinstance(kpi, DerivedKpi) and not kpi.uses and len(kpi.uses_kpis) == 1:
+                    base = by_id[kpi.uses_kpis[0]]  # fcr = 1 - repeat_contact_rate: its n
+                if isinstance(base, RatioKpi | MeanKpi):
+                    values[f"{kpi.id}__n"] = self._denominator(joined, base, plan)
         result = joined.select(*[joined[k] for k in keys], **values)
         return result, keys
+
+    @staticmethod
+    def _denominator(t: ir.Table, kpi: RatioKpi | MeanKpi, plan: _Plan) -> ir.Value:
+        def measure(name: str) -> ir.Value:
+            return ibis.coalesce(t[name], 0)
+
+        if isinstance(kpi, MeanKpi):
+            return measure(kpi.count)
+        return formula.to_ibis(formula.parse(kpi.pick(plan.params).denominator), measure)
 
     def _from_rollup(
         self, plan: _Plan, table: str, time_col: str, measures: Sequence[Measure]
@@ -614,11 +636,11 @@ class Compiler:
             if m.agg == "count":
                 stored = Measure(name=m.name, table="calls_rollup", agg="sum", column="n")
             elif m.agg == "sum" and m.column in _ROLLUP_SUMS:
-                stored = Measure(name=m.name, table="calls_rollup", agg="sum",
-                                 column=_ROLLUP_SUMS[m.column])
+                stored = Measure(
+                    name=m.name, table="calls_rollup", agg="sum", column=_ROLLUP_SUMS[m.column]
+                )
             elif m.agg == "max" and m.column == "wait_s":
-                stored = Measure(name=m.name, table="calls_rollup", agg="max",
-                                 column="wait_s_max")
+                stored = Measure(name=m.name, table="calls_rollup", agg="max", column="wait_s_max")
             else:
                 return None
             rewritten.append(stored.model_copy(update={"filters": tuple(filters)}))
@@ -744,8 +766,10 @@ class Compiler:
                     record[BUCKET], query.grain, query.tz, record.get(OFFSET)
                 )
             row.update({kpi_id: _number(record[kpi_id]) for kpi_id in query.kpis})
+            row.update({k: _number(v) for k, v in record.items() if k.endswith("__n")})
             rows.append(row)
-        columns = (*query.by, *(("period_start",) if BUCKET in keys else ()), *query.kpis)
+        samples = tuple(f"{k}__n" for k in query.kpis if records and f"{k}__n" in records[0])
+        columns = (*query.by, *(("period_start",) if BUCKET in keys else ()), *query.kpis, *samples)
         return KpiResult(query, columns, rows)
 
 

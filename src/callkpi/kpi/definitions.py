@@ -1,7 +1,8 @@
 """Typed KPI definitions: one Pydantic model per KPI type, a discriminated union on ``type``.
 
 Every KPI carries what a manager needs to trust it (name, definition, formula as read by a
-person, unit, direction, parameters with defaults, a benchmark where one is known) and
+person, unit, direction, parameters with defaults; industry benchmarks are in
+``catalog/benchmarks.yaml``) and
 refers to measures of the semantic layer by name. A ratio is
 ``sum(numerator) / sum(denominator)`` at the requested grain, never an average of ratios,
 and a zero denominator gives null. The dimensions a KPI can be cut by follow from its
@@ -41,15 +42,6 @@ class CatalogError(ValueError):
     """A KPI file that cannot be used; the message names the file, the KPI and the field."""
 
 
-class Benchmark(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    low: float | None = None
-    high: float | None = None
-    note: str = ""
-    source: str = ""
-
-
 class _Kpi(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,7 +54,6 @@ class _Kpi(BaseModel):
     unit: Unit
     direction: Direction
     params: dict[str, ParamValue] = Field(default_factory=dict)
-    benchmark: Benchmark | None = None
     impact: Literal["high", "medium", "low"] = "medium"
     """How strongly the KPI drives sales, for scorecards."""
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from callkpi.kpi.benchmarks import builtin_benchmarks
 from callkpi.kpi.definitions import Catalog, builtin_catalog
 from callkpi.kpi.semantic import SemanticModel, semantic_model
 
@@ -47,12 +48,15 @@ def _params(kpi: Any) -> str:
 
 
 def _benchmark(kpi: Any) -> str:
-    b = kpi.benchmark
-    if b is None:
+    items = [b for b in builtin_benchmarks() if b.kpi == kpi.id]
+    if not items:
         return "—"
-    span = " – ".join(str(v) for v in (b.low, b.high) if v is not None)
-    parts = [p for p in (span, b.note, f"source: {b.source}" if b.source else "") if p]
-    return "; ".join(parts)
+    parts = []
+    for b in items:
+        text = b.describe() + (f" {b.currency}" if b.currency else "")
+        text = f"{b.industry}: {text}" if b.industry else text
+        parts.append("; ".join(p for p in (text, b.note, f"source: {b.source}") if p))
+    return " | ".join(parts)
 
 
 def markdown(catalog: Catalog | None = None, semantic: SemanticModel | None = None) -> str:

@@ -484,6 +484,45 @@ INGEST_FILES = Table(
     internal=True,
 )
 
+TARGET_SCOPES: tuple[str, ...] = (
+    "center",
+    "tenant",
+    "site",
+    "team",
+    "agent",
+    "queue",
+    "campaign",
+)
+
+TARGETS = Table(
+    "targets",
+    "KPI targets per scope and period (callkpi targets set|import). The most specific "
+    "target applies: agent over team over site over tenant over the center; a queue's or "
+    "a campaign's over its tenant's; a shorter period over a longer one.",
+    (
+        _c("kpi", "VARCHAR", "a KPI id", nullable=False),
+        _c(
+            "scope",
+            "VARCHAR",
+            "center | tenant | site | team | agent | queue | campaign",
+            nullable=False,
+        ),
+        _c("scope_value", "VARCHAR", "which tenant, team, agent, ... (null for the center)"),
+        _c("period_start", "DATE", "first day the target applies", nullable=False),
+        _c("period_end", "DATE", "last day the target applies", nullable=False),
+        _c("target", "DOUBLE", "in the KPI's unit (ratios as 0..1)", nullable=False),
+        _c("warning", "DOUBLE", "relative shortfall that makes it a warning (default 0.05)"),
+        _c("critical", "DOUBLE", "relative shortfall that makes it critical (default 0.15)"),
+        _c("impact", "VARCHAR", "high | medium | low: overrides the catalog's impact on sales"),
+        _c("owner", "VARCHAR", "who answers for it"),
+        _c("due_date", "DATE", "when it is to be reached"),
+        _c("note", "VARCHAR"),
+        _c("updated_at", "TIMESTAMP", nullable=False),
+        *LINEAGE,
+    ),
+    key=("kpi", "scope", "scope_value", "period_start", "period_end"),
+)
+
 PENDING_AGENT_STATES = Table(
     "pending_agent_states",
     "Agents whose sessions must be rebuilt: written with each batch, cleared when the "
@@ -605,6 +644,7 @@ TABLES: dict[str, Table] = {
         INGEST_FILES,
         INGEST_BATCHES,
         PENDING_AGENT_STATES,
+        TARGETS,
         CALLS_ROLLUP,
         SCHEDULE_ADHERENCE,
     )
