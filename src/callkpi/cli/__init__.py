@@ -6,29 +6,45 @@ Exit status: 0 success, 1 bad input or usage (a message on stderr says what and 
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
-from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
-from callkpi.cli.output import FORMATS, err, print_ingest_reports, print_rows, show_value
+from callkpi.cli.common import (
+    CatalogOption,
+    DbOption,
+    FormatOption,
+    TzOption,
+    UserError,
+    catalog_from,
+    check_format,
+    open_warehouse,
+    pairs,
+    parse_time,
+    units,
+)
+from callkpi.cli.goals import benchmark, scorecard, scorecard_table, targets_app
+from callkpi.cli.output import err, print_ingest_reports, print_rows
+from callkpi.goals.periods import PeriodError, parse_period
+from callkpi.goals.recommendations import RuleError
+from callkpi.goals.scorecard import build_scorecard
+from callkpi.goals.targets import TargetError, import_file
 from callkpi.ingest import IngestOptions, source_names
 from callkpi.ingest import ingest as run_ingest
 from callkpi.ingest.report import IngestError, IngestReport
 from callkpi.kpi import (
-    Catalog,
     CatalogError,
     FormulaError,
     KpiQuery,
     QueryError,
     builtin_catalog,
-    load_catalog,
     run_query,
 )
+from callkpi.kpi.benchmarks import BenchmarkError
 from callkpi.store import DEFAULT_DB, Warehouse, WarehouseError
 from callkpi.timezones import TimeZoneError
 
@@ -41,10 +57,9 @@ app = typer.Typer(
 )
 kpis_app = typer.Typer(help="The KPI catalog.", no_args_is_help=True)
 app.add_typer(kpis_app, name="kpis")
-
-
-class UserError(Exception):
-    """Bad input or usage: printed without a traceback, exit status 1."""
+app.add_typer(targets_app, name="targets")
+app.command()(scorecard)
+app.command()(benchmark)
 
 
 USER_ERRORS = (
@@ -57,29 +72,13 @@ USER_ERRORS = (
     TimeZoneError,
     ValidationError,
     FileNotFoundError,
+    PeriodError,
+    RuleError,
+    TargetError,
+    BenchmarkError,
 )
-
-DbOption = Annotated[Path, typer.Option("--db", help="The warehouse file.")]
-TzOption = Annotated[str, typer.Option("--tz", help="IANA time zone (e.g. Europe/Moscow).")]
-FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
-CatalogOption = Annotated[
-    list[Path] | None,
-    typer.Option("--catalog", help="Your own KPI file (YAML); repeatable."),
-]
 
 DEMO_QUEUE_KPIS = ("service_level", "asa", "abandon_rate", "aht", "fcr", "transfer_rate")
-DEMO_CENTER_KPIS = (
-    "occupancy",
-    "adherence",
-    "agent_answer_rate",
-    "csat",
-    "nps",
-    "connect_rate",
-    "conversion_rate",
-    "avg_deal_size",
-    "cost_per_call",
-    "cac",
-)
 DEFAULT_KPIS = (
     "offered",
     "answered",
@@ -90,41 +89,6 @@ DEFAULT_KPIS = (
     "overflowed",
     "closed",
 )
-
-
-def _check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return fmt
-
-
-def _open(db: Path, *, must_exist: bool = False) -> Warehouse:
-    if must_exist and str(db) != ":memory:" and not db.exists():
-        raise UserError(
-            f"no warehouse at {db}: load data first (callkpi ingest ... or callkpi demo)"
-        )
-    return Warehouse(db)
-
-
-def _parse_time(option: str, value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(
-            f"{option} {value!r}: expected an ISO time like 2026-10-01 or 2026-10-01T08:00"
-        ) from None
-
-
-def _pairs(option: str, values: list[str] | None) -> list[tuple[str, str]]:
-    pairs = []
-    for item in values or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UserError(f"{option} {item!r}: expected NAME=VALUE")
-        pairs.append((name.strip(), value.strip()))
-    return pairs
 
 
 # -- ingest -------------------------------------------------------------------------------
@@ -165,7 +129,7 @@ def ingest(
     fmt: FormatOption = "table",
 ) -> None:
     """Load source files into the warehouse (rejected rows go to quarantine)."""
-    _check_format(fmt)
+    check_format(fmt)
     if source not in source_names():
         raise UserError(f"unknown source {source!r}; expected one of: {', '.join(source_names())}")
     if source == "mapped" and mapping is None:
@@ -175,7 +139,7 @@ def ingest(
     options = IngestOptions(
         tz=tz, tenant=tenant, mask_callers=mask_callers, strict=strict, mapping=mapping
     )
-    with _open(db) as wh:
+    with open_warehouse(db) as wh:
         if follow:
             reports = [_follow(wh, paths[0], options, idle_timeout)]
         else:
@@ -260,9 +224,9 @@ def kpi(
     fmt: FormatOption = "table",
 ) -> None:
     """Compute KPIs at any cut and grain."""
-    _check_format(fmt)
+    check_format(fmt)
     params: dict[str, float | str] = {}
-    for name, value in _pairs("--set", set_):
+    for name, value in pairs("--set", set_):
         try:
             params[name] = float(value)
         except ValueError:
@@ -271,30 +235,22 @@ def kpi(
         kpis=tuple(kpi_ids or DEFAULT_KPIS),
         by=tuple(d.strip() for d in by.split(",") if d.strip()) if by else (),
         grain=grain,
-        start=_parse_time("--from", from_),
-        end=_parse_time("--to", to),
+        start=parse_time("--from", from_),
+        end=parse_time("--to", to),
         tz=tz,
-        where=tuple(_pairs("--where", where)),
+        where=tuple(pairs("--where", where)),
         params=params,
     )
-    kpi_catalog = _catalog(catalog)
-    with _open(db, must_exist=True) as wh:
+    kpi_catalog = catalog_from(catalog)
+    with open_warehouse(db, must_exist=True) as wh:
         result = run_query(wh, query, catalog=kpi_catalog)
-    print_rows(result.rows, result.columns, fmt, units=_units(kpi_catalog, query.kpis))
-
-
-def _units(kpi_catalog: Catalog, kpi_ids: Sequence[str]) -> dict[str, str]:
-    return {k: kpi_catalog[k].unit for k in kpi_ids if k in kpi_catalog}
-
-
-def _catalog(files: list[Path] | None) -> Catalog:
-    return load_catalog(files or []) if files else builtin_catalog()
+    print_rows(result.rows, result.columns, fmt, units=units(kpi_catalog, query.kpis))
 
 
 @kpis_app.command("list")
 def kpis_list(catalog: CatalogOption = None, fmt: FormatOption = "table") -> None:
     """Every KPI in the catalog."""
-    _check_format(fmt)
+    check_format(fmt)
     rows = [
         {
             "id": k.id,
@@ -304,7 +260,7 @@ def kpis_list(catalog: CatalogOption = None, fmt: FormatOption = "table") -> Non
             "direction": k.direction.replace("_", " "),
             "formula": k.formula,
         }
-        for k in _catalog(catalog)
+        for k in catalog_from(catalog)
     ]
     print_rows(rows, ("id", "category", "name", "unit", "direction", "formula"), fmt)
 
@@ -315,8 +271,8 @@ def kpis_show(kpi_id: str, catalog: CatalogOption = None, fmt: FormatOption = "t
     from callkpi.kpi.docs import dimensions_of
     from callkpi.kpi.semantic import semantic_model
 
-    _check_format(fmt)
-    kpi_catalog = _catalog(catalog)
+    check_format(fmt)
+    kpi_catalog = catalog_from(catalog)
     try:
         kpi_def = kpi_catalog[kpi_id]
     except KeyError as exc:
@@ -350,7 +306,7 @@ def demo(
     ] = False,
 ) -> None:
     """Generate a realistic outsourced contact center and load it through the real adapters."""
-    from callkpi.demo import build_demo
+    from callkpi.demo import DEFAULT_END, build_demo
 
     if days < 1:
         raise UserError("--days must be at least 1")
@@ -359,35 +315,29 @@ def demo(
     if fresh:
         for stale in (db, db.with_name(db.name + ".wal")):
             stale.unlink(missing_ok=True)
-    with _open(db) as wh:
+    with open_warehouse(db) as wh:
         reports = build_demo(wh, days=days, seed=seed, data_dir=data_dir)
         print_ingest_reports(reports, "table")
         tz = "Europe/Moscow"
-        outcomes = run_query(wh, KpiQuery(kpis=DEFAULT_KPIS, by=("queue",), tz=tz))
         service = run_query(wh, KpiQuery(kpis=DEMO_QUEUE_KPIS, by=("queue",), tz=tz))
-        center = run_query(wh, KpiQuery(kpis=DEMO_CENTER_KPIS, tz=tz))
-    catalog = builtin_catalog()
-    print_rows(outcomes.rows, outcomes.columns, "table", title="Outcomes per queue (all days)")
+        targets = resources.files("callkpi.goals").joinpath("examples/demo_targets.yaml")
+        with resources.as_file(targets) as targets_path:
+            import_file(wh, targets_path)
+        month = parse_period(f"{DEFAULT_END:%Y-%m}")
+        card = build_scorecard(wh, month, tz=tz)
     print_rows(
         service.rows,
         service.columns,
         "table",
-        title="Service per queue",
-        units=_units(catalog, DEMO_QUEUE_KPIS),
+        title="Service per queue (all days)",
+        units=units(builtin_catalog(), DEMO_QUEUE_KPIS),
     )
-    units = _units(catalog, DEMO_CENTER_KPIS)
-    print_rows(
-        [
-            {"kpi": catalog[k].name, "value": show_value(v, units[k])}
-            for k, v in center.rows[0].items()
-        ],
-        ("kpi", "value"),
-        "table",
-        title="The center (all days)",
-    )
+    scorecard_table(card)
     err.print(
-        f"Explore: callkpi kpis list; callkpi kpi KPI_ID ... --db {db} --by queue "
-        f"--grain day --tz {tz}"
+        "Targets from the shipped example (callkpi targets list). Explore: "
+        f"callkpi scorecard --period {month.label()} --by team --db {db} --tz {tz}; "
+        f"callkpi benchmark --period {month.label()} --db {db} --tz {tz}; "
+        f"callkpi kpi KPI_ID ... --db {db} --by queue --grain day --tz {tz}"
     )
 
 

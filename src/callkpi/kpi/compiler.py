@@ -584,10 +584,19 @@ class Compiler:
                 base = kpi
                 if isinstance(kpi, DerivedKpi) and not kpi.uses and len(kpi.uses_kpis) == 1:
                     base = by_id[kpi.uses_kpis[0]]  # fcr = 1 - repeat_contact_rate: its n
-                if isinstance(base, RatioKpi | MeanKpi):
+                if isinstance(base, RatioKpi | MeanKpi) and self._counts(base, plan):
                     values[f"{kpi.id}__n"] = self._denominator(joined, base, plan)
         result = joined.select(*[joined[k] for k in keys], **values)
         return result, keys
+
+    def _counts(self, kpi: RatioKpi | MeanKpi, plan: _Plan) -> bool:
+        """Whether the KPI's denominator counts observations (calls, answers, leads), not
+        seconds or money: only then is it a sample size."""
+        if isinstance(kpi, MeanKpi):
+            names = [kpi.count]
+        else:
+            names = sorted(formula.parse(kpi.pick(plan.params).denominator).names)
+        return all(self.semantic.measure(n).agg == "count" for n in names)
 
     @staticmethod
     def _denominator(t: ir.Table, kpi: RatioKpi | MeanKpi, plan: _Plan) -> ir.Value:

@@ -1,0 +1,186 @@
+"""Recommendations: a library of rules kept as data (``rules/default.yaml``), each a
+condition over KPIs, their target statuses, benchmarks and trends -> an action text and
+the KPIs that triggered it. Users add rules in a file of the same shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+TREND_THRESHOLD = 0.05
+"""A KPI is rising or falling when it moved by more than this share of its old value."""
+
+
+class RuleError(ValueError):
+    pass
+
+
+class Atom(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kpi: str
+    status: tuple[str, ...] | None = None
+    benchmark: Literal["better", "in line", "worse"] | None = None
+    above: float | None = None
+    below: float | None = None
+    trend: Literal["rising", "falling"] | None = None
+    overstaffed: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Atom:
+        tests = [f for f in ("status", "benchmark", "above", "below", "trend", "overstaffed")
+                 if getattr(self, f) is not None]
+        if len(tests) != 1:
+            raise ValueError(
+                f"condition on {self.kpi}: give exactly one test, got {tests or 'none'}"
+            )
+        return self
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    all: tuple[Node, ...] | None = None
+    any: tuple[Node, ...] | None = None
+    not_: Node | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _one(self) -> Condition:
+        if sum(x is not None for x in (self.all, self.any, self.not_)) != 1:
+            raise ValueError("a condition is exactly one of all, any or not")
+        return self
+
+
+Node = Atom | Condition
+Condition.model_rebuild()
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    when: Node
+    action: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules can look at, for one group (the center, an agent, a queue...)."""
+
+    values: Mapping[str, float | None]
+    statuses: Mapping[str, str]
+    benchmarks: Mapping[str, Mapping[str, Any]]
+    previous: Mapping[str, float | None]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    rule: str
+    action: str
+    kpis: tuple[str, ...]
+
+
+def _atom(atom: Atom, facts: Facts) -> bool:
+    value = facts.values.get(atom.kpi)
+    if atom.status is not None:
+        return facts.statuses.get(atom.kpi) in atom.status
+    bench = facts.benchmarks.get(atom.kpi) or {}
+    if atom.benchmark is not None:
+        return bench.get("verdict") == atom.benchmark
+    if atom.overstaffed is not None:
+        return bench.get("overstaffed") is atom.overstaffed
+    if value is None:
+        return False
+    if atom.above is not None:
+        return value > atom.above
+    if atom.below is not None:
+        return value < atom.below
+    before = facts.previous.get(atom.kpi)
+    if before is None or before == 0:
+        return False
+    change = (value - before) / abs(before)
+    return change > TREND_THRESHOLD if atom.trend == "rising" else change < -TREND_THRESHOLD
+
+
+def _evaluate(node: Node, facts: Facts) -> tuple[bool, set[str]]:
+    """Whether ``node`` holds, and the KPIs of the atoms that made it hold."""
+    if isinstance(node, Atom):
+        held = _atom(node, facts)
+        return held, ({node.kpi} if held else set())
+    if node.all is not None:
+        results = [_evaluate(n, facts) for n in node.all]
+        ok = all(r for r, _ in results)
+        return ok, set().union(*(k for _, k in results)) if ok else set()
+    if node.any is not None:
+        results = [_evaluate(n, facts) for n in node.any]
+        ok = any(r for r, _ in results)
+        return ok, set().union(*(k for _, k in results))
+    assert node.not_ is not None
+    held, _ = _evaluate(node.not_, facts)
+    return (not held), set()
+
+
+def recommend(rules: Sequence[Rule], facts: Facts) -> list[Recommendation]:
+    out = []
+    for rule in rules:
+        held, kpis = _evaluate(rule.when, facts)
+        if held:
+            out.append(Recommendation(rule.id, " ".join(rule.action.split()),
+                                      tuple(sorted(kpis))))
+    return out
+
+
+def kpis_of(rules: Sequence[Rule]) -> set[str]:
+    def walk(node: Node) -> set[str]:
+        if isinstance(node, Atom):
+            return {node.kpi}
+        children = node.all or node.any or ((node.not_,) if node.not_ else ())
+        return set().union(*(walk(c) for c in children))
+
+    return set().union(*(walk(r.when) for r in rules)) if rules else set()
+
+
+_RULES: TypeAdapter[list[Rule]] = TypeAdapter(list[Rule])
+
+
+def _parse(source: str, text: str) -> list[Rule]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise RuleError(f"{source}: not valid YAML ({err})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise RuleError(f"{source}: expected a mapping with a 'rules' list")
+    try:
+        return _RULES.validate_python(data["rules"])
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise RuleError(f"{source}: rules.{'.'.join(map(str, first['loc']))}: "
+                        f"{first['msg']}") from None
+
+
+@cache
+def builtin_rules() -> tuple[Rule, ...]:
+    text = resources.files("callkpi.goals").joinpath("rules/default.yaml").read_text("utf-8")
+    return tuple(_parse("rules/default.yaml", text))
+
+
+def load_rules(extra: Sequence[Path] = ()) -> tuple[Rule, ...]:
+    rules = list(builtin_rules())
+    for path in extra:
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as err:
+            raise RuleError(f"{path}: cannot read ({err.strerror})") from None
+        rules.extend(_parse(str(path), text))
+    ids = [r.id for r in rules]
+    doubled = sorted({i for i in ids if ids.count(i) > 1})
+    if doubled:
+        raise RuleError(f"rule {doubled[0]!r} is defined twice")
+    return tuple(rules)
