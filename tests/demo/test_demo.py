@@ -349,7 +349,7 @@ def test_the_queue_simulation_agrees_with_erlang_c(monkeypatch: pytest.MonkeyPat
     assert simulated == pytest.approx(_erlang_c_service_level(10, load, handle_s, 20), abs=0.03)
 
 
-def test_build_demo_and_the_cli(tmp_path: Path) -> None:
+def test_build_demo_and_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with Warehouse(tmp_path / "a.duckdb") as wh:
         reports = build_demo(wh, days=1, seed=9, data_dir=tmp_path / "a")
     assert [r.rejected_total for r in reports] == [0] * 17
@@ -360,3 +360,8 @@ def test_build_demo_and_the_cli(tmp_path: Path) -> None:
     assert exit_.value.code == 0
     assert (tmp_path / "b" / "pbx-nordbank" / "queue_log").read_bytes() == (
         tmp_path / "a" / "pbx-nordbank" / "queue_log").read_bytes()
+    # The example targets are imported and October's scorecard printed with its advice.
+    printed = capsys.readouterr().out
+    assert "Scorecard 2026-10" in printed and "service_level" in printed
+    with Warehouse(tmp_path / "b.duckdb") as wh:
+        assert wh.sql("SELECT count(*) FROM targets")[0][0] >= 20

@@ -31,7 +31,7 @@ from callkpi.cli.goals import benchmark, scorecard, scorecard_table, targets_app
 from callkpi.cli.output import err, print_ingest_reports, print_rows
 from callkpi.goals.periods import PeriodError, parse_period
 from callkpi.goals.recommendations import RuleError
-from callkpi.goals.scorecard import build_scorecard
+from callkpi.goals.scorecard import ScorecardError, build_scorecard
 from callkpi.goals.targets import TargetError, import_file
 from callkpi.ingest import IngestOptions, source_names
 from callkpi.ingest import ingest as run_ingest
@@ -76,6 +76,7 @@ USER_ERRORS = (
     RuleError,
     TargetError,
     BenchmarkError,
+    ScorecardError,
 )
 
 DEMO_QUEUE_KPIS = ("service_level", "asa", "abandon_rate", "aht", "fcr", "transfer_rate")

@@ -161,8 +161,14 @@ def _parse(source: str, text: str) -> list[Rule]:
         return _RULES.validate_python(data["rules"])
     except ValidationError as err:
         first = err.errors()[0]
-        raise RuleError(f"{source}: rules.{'.'.join(map(str, first['loc']))}: "
-                        f"{first['msg']}") from None
+        raise RuleError(f"{source}: rules.{_where(first['loc'])}: {first['msg']}") from None
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """The path in the user's file, without pydantic's names for union branches."""
+    keep = [str(p) for p in loc
+            if isinstance(p, int) or (p not in ("Atom", "Condition") and "[" not in p)]
+    return ".".join(keep)
 
 
 @cache

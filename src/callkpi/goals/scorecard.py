@@ -37,6 +37,10 @@ COLUMNS = ("kpi", "name", "unit", "target", "actual", "deviation", "status", "im
            "owner", "due_date")
 
 
+class ScorecardError(ValueError):
+    """A scorecard that cannot be built as asked (an unknown KPI or dimension)."""
+
+
 @dataclass(frozen=True)
 class Scorecard:
     period: Period
@@ -121,13 +125,14 @@ def build_scorecard(
     catalog: Catalog | None = None,
 ) -> Scorecard:
     if by is not None and by not in BY_DIMENSIONS:
-        raise ValueError(f"--by {by!r}: expected one of {', '.join(BY_DIMENSIONS)}")
+        raise ScorecardError(f"--by {by!r}: expected one of {', '.join(BY_DIMENSIONS)}")
     catalog = catalog or builtin_catalog()
     rules = builtin_rules() if rules is None else rules
     targets = list_targets(wh, period)
     shown = list(dict.fromkeys([*(t["kpi"] for t in targets), *kpis]))
-    for kpi_id in shown:
-        catalog[kpi_id]  # an unknown KPI is a clear error here
+    unknown = [k for k in shown if k not in catalog]
+    if unknown:
+        raise ScorecardError(f"unknown KPI {unknown[0]!r}; `callkpi kpis list` shows the catalog")
     wanted = list(dict.fromkeys([*shown, *(k for k in kpis_of(rules) if k in catalog)]))
     semantic = semantic_model()
     skipped = []
