@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +25,21 @@ from callkpi.demo.inbound import InboundCall, QueueSimulation, Visit, simulate_c
 from callkpi.demo.master_csv import DirectCall, direct_calls, master_rows
 from callkpi.demo.outbound import DialAttempt, Lead, dial_row, run_campaign
 from callkpi.demo.pbx import Pbx
-from callkpi.demo.staffing import Staffing, absence_rows, build_staffing, schedule_rows
+from callkpi.demo.staffing import (
+    Staffing,
+    absence_rows,
+    build_staffing,
+    publish_ahead,
+    schedule_rows,
+)
 from callkpi.demo.writers import write_master_csv, write_queue_log, write_records
 from callkpi.ingest import IngestOptions, IngestReport, ingest
 from callkpi.store import Warehouse
 
 DEFAULT_END = dt.date(2026, 10, 31)
 TRANSFER_ANSWER_RATE = 0.88
+SCHEDULE_AHEAD_DAYS = 7
+"""The schedule is published this many days past the demo's last day (for callkpi plan)."""
 """Share of a queue's visits that are answered, for planning the queues transfers feed."""
 
 _STREAMS = (
@@ -45,6 +53,7 @@ _STREAMS = (
     "direct",
     "uniqueids",
     "crm",
+    "schedule-ahead",
 )
 
 
@@ -148,7 +157,10 @@ def generate(
         t.tenant: build_book(_rng(seed, "customers", i), t) for i, t in enumerate(center.tenants)
     }
     contacts = _contacts(seed, center, books, cut_at)
-    staffing = build_staffing(_rng(seed, "staffing"), center, expected_visits_per_weekday(center))
+    visits = expected_visits_per_weekday(center)
+    staffing = build_staffing(_rng(seed, "staffing"), center, visits)
+    ahead = publish_ahead(_rng(seed, "schedule-ahead"), center, visits, SCHEDULE_AHEAD_DAYS)
+    staffing = replace(staffing, ahead=ahead)
     pbxes = {t.tenant: Pbx(f"pbx-{t.tenant}", t.tenant) for t in center.tenants}
     queues = {}
     for index, tenant in enumerate(center.tenants):

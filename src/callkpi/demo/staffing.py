@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -104,6 +104,8 @@ class Staffing:
     planned: tuple[PlannedShift, ...]
     worked: tuple[WorkedShift, ...]
     absences: tuple[AbsenceDay, ...]
+    ahead: tuple[PlannedShift, ...] = ()
+    """The schedule already published for the days after the period (nothing worked yet)."""
 
     def worked_by(self, agents: Sequence[Agent]) -> list[WorkedShift]:
         ids = {a.agent for a in agents}
@@ -553,11 +555,22 @@ def build_staffing(
     return Staffing(tuple(planned), worked, tuple(absences))
 
 
+def publish_ahead(
+    rng: np.random.Generator, center: Center, visits_per_weekday: dict[str, float], days: int
+) -> tuple[PlannedShift, ...]:
+    """The schedule for the ``days`` after the period, planned the same way (a planner
+    publishes a week or two ahead), so that plans can be compared with it."""
+    last = center.period.last_day
+    after = Period(last + dt.timedelta(days=1), last + dt.timedelta(days=days),
+                   center.period.tz_name)
+    return tuple(plan_shifts(rng, replace(center, period=after), visits_per_weekday).shifts)
+
+
 def schedule_rows(staffing: Staffing) -> list[dict[str, object]]:
     """The published schedule as ``schedules`` records (one row per activity block)."""
     return [
         {"agent": s.agent.agent, "activity": a.activity, "start_at": a.start, "end_at": a.end}
-        for s in staffing.planned
+        for s in (*staffing.planned, *staffing.ahead)
         for a in s.activities
     ]
 
