@@ -16,8 +16,10 @@ from callkpi.ingest import IngestError, IngestOptions, mapped
 from callkpi.ingest.report import IngestReport
 from callkpi.ingest.values import RowError
 from callkpi.store import Warehouse
-from conftest import SHARED_DATA
 
+# ../shared beside the checkout (as tests/conftest.py finds it; importing it by name
+# would be ambiguous with the other conftest modules).
+SHARED_DATA = (Path(__file__).resolve().parents[3] / "shared" / "data").resolve()
 BANK = SHARED_DATA / "anonymous-bank"
 DATA = Path(__file__).parent / "data" / "mapped"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "mapping-profiles.md"

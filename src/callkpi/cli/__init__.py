@@ -28,6 +28,7 @@ from callkpi.cli.common import (
     units,
 )
 from callkpi.cli.goals import benchmark, scorecard, scorecard_table, targets_app
+from callkpi.cli.insights import app as insights_app
 from callkpi.cli.output import err, print_ingest_reports, print_rows
 from callkpi.goals.periods import PeriodError, parse_period
 from callkpi.goals.recommendations import RuleError
@@ -58,6 +59,7 @@ app = typer.Typer(
 kpis_app = typer.Typer(help="The KPI catalog.", no_args_is_help=True)
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(targets_app, name="targets")
+app.add_typer(insights_app, name="insights")
 app.command()(scorecard)
 app.command()(benchmark)
 
