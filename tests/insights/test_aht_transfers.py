@@ -152,3 +152,34 @@ def test_queue_filter_period_and_time_zone(center: Warehouse) -> None:
     assert aht_transfers(center, parse_period("2026-11")).reading == (
         "No answered calls in 2026-11: nothing to compare."
     )
+
+
+def test_agents_are_compared_with_their_team(center: Warehouse) -> None:
+    # Teams t1 = A, B, F, E and t3 = C, D (queue support):
+    # t1: answered 100 + 40 + 50 + 10 = 200, handle 24000 + 16000 + 25000 + 10000 = 75000,
+    #     AHT 375; transferred 50 + 2 + 25 + 5 = 82, rate 0.41.
+    # t3: answered 60 + 30 = 90, handle 18000 + 4500 = 22500, AHT 250; transferred 12,
+    #     rate 12 / 90 = 0.1333.
+    load(center, "agents", [{"agent": a, "team": t} for a, t in
+                            (("A", "t1"), ("B", "t1"), ("F", "t1"), ("E", "t1"),
+                             ("C", "t3"), ("D", "t3"))])
+    result = aht_transfers(center, OCTOBER, queue="support")
+    placed = [(r["agent"], r["compared_with"], r["quadrant"]) for r in result.rows]
+    assert placed == [
+        ("F", "team t1", "high AHT, high transfers"),  # 500 > 375, 0.5 > 0.41
+        # C: 300 > 250 in a short-call team: slow there, though under the center's 336
+        ("C", "team t3", "high AHT, low transfers"),
+        ("B", "team t1", "high AHT, low transfers"),  # 400 > 375, 0.05 < 0.41
+        ("A", "team t1", "low AHT, high transfers"),  # 240 < 375, 0.5 > 0.41
+        ("D", "team t3", "low AHT, high transfers"),  # 150 < 250, 0.4 > 0.133
+        ("E", "team t1", None),
+    ]
+    notes = {r["agent"]: r["note"] for r in result.rows}
+    # A (0.4038, 0.5962) and F (0.3664, 0.6336) hold t1's 0.41; D (0.2459, 0.5768)
+    # does not hold t3's 0.1333.
+    assert notes["A"] == notes["F"] == "transfer rate ≈ team t1's (within noise)"
+    assert notes["D"] is None and notes["C"] is None
+    everyone = aht_transfers(center, OCTOBER, queue="support", against="center")
+    assert {r["agent"]: r["quadrant"] for r in everyone.rows}["C"] == "low AHT, low transfers"
+    with pytest.raises(ValueError, match="against 'site'"):
+        aht_transfers(center, OCTOBER, against="site")

@@ -121,9 +121,14 @@ def aht_transfers_command(
     tz: TzOption = "UTC",
     fmt: FormatOption = "table",
     queue: QueueOption = None,
+    against: Annotated[
+        str, typer.Option(help="team (each agent against their team) or center.")
+    ] = "team",
 ) -> None:
-    """AHT vs transfer rate per agent, in quadrants around the center's values."""
-    _run(aht_transfers, db, period, tz, fmt, queue=queue)
+    """AHT vs transfer rate per agent, in quadrants around their team's values."""
+    if against not in ("team", "center"):
+        raise UserError(f"--against {against!r}: expected team or center")
+    _run(aht_transfers, db, period, tz, fmt, queue=queue, against=against)
 
 
 @app.command("patience")

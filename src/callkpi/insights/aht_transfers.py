@@ -1,4 +1,10 @@
-"""AHT against transfer rate per agent, in quadrants around the center's values.
+"""AHT against transfer rate per agent, in quadrants around their team's values.
+
+Agents are compared with their own team by default (``against="team"``): teams work
+different queues, and an agent on a long-call queue is not slow for being above the
+center's AHT. An agent with no team in the roster, or whose team answered fewer than
+MIN_SAMPLE calls, is compared with the center; ``against="center"`` compares everyone
+with the center.
 
 An agent whose calls are long *and* often transferred has not learnt the calls; long but
 rarely transferred calls get resolved, only slowly; short calls that are often
@@ -41,6 +47,7 @@ QUADRANTS: dict[tuple[bool, bool], tuple[str, str]] = {
 }
 COLUMNS = (
     "agent",
+    "compared_with",
     "answered",
     "aht",
     *interval_columns("transfer_rate"),
@@ -59,14 +66,32 @@ UNITS = {
 
 
 def aht_transfers(
-    wh: Warehouse, period: Period, tz: str = "UTC", *, queue: str | None = None
+    wh: Warehouse,
+    period: Period,
+    tz: str = "UTC",
+    *,
+    queue: str | None = None,
+    against: str = "team",
 ) -> Insight:
     """Per agent: answered calls, AHT and transfer rate (with its Wilson interval), placed
-    in a quadrant against the center's AHT and transfer rate."""
+    in a quadrant against their team's AHT and transfer rate (or the center's)."""
+    if against not in ("team", "center"):
+        raise ValueError(f"against {against!r}: expected team or center")
     where = (("queue", queue),) if queue else ()
     center = only(kpi_rows(wh, period, tz, KPIS, where=where))
+    references: dict[Any, tuple[str, dict[str, Any]]] = {}
+    if against == "team":
+        teams = {r["team"]: r for r in kpi_rows(wh, period, tz, KPIS, by=("team",), where=where)
+                 if r["team"] is not None and enough(r["answered"])}
+        for agent, team in wh.sql("SELECT agent, team FROM agents WHERE team IS NOT NULL"):
+            if team in teams:
+                references[agent] = (f"team {team}", teams[team])
     agents = kpi_rows(wh, period, tz, KPIS, by=("agent",), where=where)
-    rows = [_place(row, center) for row in agents if row["agent"] is not None]
+    rows = [
+        _place(row, *references.get(row["agent"], ("center", center)))
+        for row in agents
+        if row["agent"] is not None
+    ]
     order = list(QUADRANTS.values())
 
     def rank(row: dict[str, Any]) -> tuple[int, int]:
@@ -87,8 +112,9 @@ def aht_transfers(
     )
 
 
-def _place(agent: dict[str, Any], center: dict[str, Any]) -> dict[str, Any]:
+def _place(agent: dict[str, Any], compared_with: str, center: dict[str, Any]) -> dict[str, Any]:
     row = {k: agent.get(k) for k in ("agent", *KPIS, "transfer_rate__n")}
+    row["compared_with"] = compared_with
     add_interval(row, "transfer_rate")
     row["quadrant"] = row["advice"] = None
     if not enough(row["answered"]):
@@ -98,7 +124,7 @@ def _place(agent: dict[str, Any], center: dict[str, Any]) -> dict[str, Any]:
     high_transfers = above(row["transfer_rate"], center.get("transfer_rate"))
     row["quadrant"], row["advice"] = QUADRANTS[(high_aht, high_transfers)]
     row["note"] = (
-        "transfer rate ≈ center's (within noise)"
+        f"transfer rate ≈ {compared_with}'s (within noise)"
         if within_noise(row, "transfer_rate", center.get("transfer_rate"))
         else None
     )
@@ -115,7 +141,7 @@ def _reading(
         f"{when(period).capitalize()} the center answered "
         f"{plural(center['answered'], 'call')}{where} with an AHT of {secs(center['aht'])}"
         f" and a transfer rate of {pct(center['transfer_rate'])}; agents are placed against"
-        " these two values."
+        " their team's two values (the center's for agents without a team)."
     ]
     placed = [r for r in rows if r["quadrant"] is not None]
     if placed:
@@ -134,7 +160,7 @@ def _reading(
         if noisy:
             text.append(
                 f"For {noisy} of them the transfer rate is within "
-                "the noise of the center's (its 95 % interval holds the center's value): "
+                "the noise of the compared value (its 95 % interval holds it): "
                 "their high or low transfer side may be chance."
             )
     flagged = [r for r in rows if r["quadrant"] is None]
