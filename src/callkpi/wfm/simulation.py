@@ -366,6 +366,7 @@ class StandardErrors:
     asa_s: float | None
     avg_wait_s: float | None
     occupancy: float | None
+    avg_wait_of_waiting_s: float | None
 
 
 @dataclass(frozen=True)
@@ -500,6 +501,7 @@ def _standard_errors(per_replication: FloatArray, definition: ServiceLevelDefini
         asa_s=_ratio_se(per_replication, *_ASA),
         avg_wait_s=_ratio_se(per_replication, *_AVG_WAIT),
         occupancy=_ratio_se(per_replication, *_OCCUPANCY),
+        avg_wait_of_waiting_s=_ratio_se(per_replication, *_AVG_WAIT_OF_WAITING),
     )
 
 
@@ -565,9 +567,10 @@ def simulate(
 
     Stationary defaults: ``duration_s`` holds :data:`DEFAULT_CALLS_PER_REPLICATION` calls on
     average; ``warmup_s`` is the larger of 20 mean handle times and a tenth of
-    ``duration_s``. A stationary queue without abandonment and ``agents`` at or below the
-    offered load has no steady state: it is not simulated and comes back ``stable=False``
-    with the waiting values None (as Erlang C)."""
+    ``duration_s``. Two stationary cases are not simulated and come back with the values
+    :func:`~callkpi.wfm.erlang.erlang_c` gives: no load (nothing waits: p_wait 0, service
+    level 1, waits 0) and, without abandonment, ``agents`` at or below the offered load (no
+    steady state: ``stable=False``, p_wait 1, occupancy 1, the other waiting values None)."""
     _check_mean("interval_s", interval_s)
     if not isinstance(handle, Distribution):
         raise ValueError(f"handle must be a distribution (Exponential, Lognormal...), got "
@@ -668,9 +671,9 @@ def _simulate_stationary(
         warmup_s = max(20 * handle.mean_s, duration_s / 10)
     if not _is_number(warmup_s) or not math.isfinite(warmup_s) or warmup_s < 0:
         raise ValueError(f"warmup_s must be a finite number >= 0, got {warmup_s!r}")
-    if patience is None and servers <= load_erlangs:
-        return _unstable(load_erlangs, servers, answer_threshold_s, definition,
-                         len(generators), warmup_s, duration_s)
+    if load_erlangs == 0 or (patience is None and servers <= load_erlangs):
+        return _without_simulation(load_erlangs, servers, answer_threshold_s, definition,
+                                   len(generators), warmup_s, duration_s)
     end_s = warmup_s + duration_s
     per_replication = np.zeros((len(generators), _COLUMNS))
     kept: list[CallRecords] = []
@@ -768,17 +771,23 @@ def _simulate_day(
     )
 
 
-def _unstable(load_erlangs: float, agents: int, answer_threshold_s: float,
-              definition: ServiceLevelDefinition, replications: int, warmup_s: float,
-              duration_s: float) -> SimulationResult:
-    no_errors = StandardErrors(None, None, None, None, None, None)
+def _without_simulation(load_erlangs: float, agents: int, answer_threshold_s: float,
+                        definition: ServiceLevelDefinition, replications: int,
+                        warmup_s: float, duration_s: float) -> SimulationResult:
+    """The two stationary cases known without simulating (the values of :func:`erlang_c`):
+    no calls (nothing waits) and no steady state (no abandonment, agents <= load)."""
+    idle = load_erlangs == 0
+    exact = 0.0 if idle else None
     metrics = Metrics(
-        model="simulation", load_erlangs=load_erlangs, agents=agents, stable=False,
-        p_wait=None, service_level=None, service_level_definition=definition,
-        answer_threshold_s=answer_threshold_s, asa_s=None, avg_wait_s=None,
-        avg_wait_of_waiting_s=None, occupancy=1.0 if agents > 0 else None, p_abandon=0.0,
+        model="simulation", load_erlangs=load_erlangs, agents=agents, stable=idle,
+        p_wait=0.0 if idle else 1.0, service_level=1.0 if idle else None,
+        service_level_definition=definition, answer_threshold_s=answer_threshold_s,
+        asa_s=exact, avg_wait_s=exact, avg_wait_of_waiting_s=None,
+        occupancy=None if agents == 0 else exact if idle else 1.0, p_abandon=0.0,
     )
-    return SimulationResult(metrics, no_errors, 0, replications, float(warmup_s),
+    errors = StandardErrors(0.0, 0.0 if idle else None, 0.0, exact, exact,
+                            None if agents == 0 else 0.0, None)
+    return SimulationResult(metrics, errors, 0, replications, float(warmup_s),
                             float(duration_s))
 
 
