@@ -319,23 +319,27 @@ def _serve(
     inf = math.inf
     free = [0.0] * staff[0]
     leaving: list[float] = []
+    intervals = len(staff)
     next_interval = 1
-    next_change_s = interval_s if len(staff) > 1 else inf
-    starts = [inf] * len(arrival)
+    next_change_s = interval_s if intervals > 1 else inf
+    starts: list[float] = []
+    append = starts.append
     heapreplace = heapq.heapreplace
-    for i, arrived_s in enumerate(arrival):
-        while True:
+    for arrived_s, handle_s, patience_s in zip(arrival, handle, patience, strict=True):
+        start_s = free[0] if free else inf
+        if start_s < arrived_s:
+            start_s = arrived_s
+        # The agents change before this call would be answered: apply, then look again.
+        while next_change_s <= start_s and next_interval < intervals:
+            free, leaving = _restaff(free, leaving, next_change_s, staff[next_interval])
+            next_interval += 1
+            next_change_s = next_interval * interval_s
             start_s = free[0] if free else inf
             if start_s < arrived_s:
                 start_s = arrived_s
-            if next_change_s > start_s or next_interval == len(staff):
-                break
-            free, leaving = _restaff(free, leaving, next_change_s, staff[next_interval])
-            next_interval += 1
-            next_change_s = next_interval * interval_s if next_interval < len(staff) else inf
-        starts[i] = start_s
-        if start_s - arrived_s <= patience[i] and start_s < inf:
-            heapreplace(free, start_s + handle[i])
+        append(start_s)
+        if start_s - arrived_s <= patience_s and start_s < inf:
+            heapreplace(free, start_s + handle_s)
     return starts
 
 
