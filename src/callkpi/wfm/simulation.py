@@ -42,14 +42,19 @@ summed over independent replications and divided last. Its standard error comes 
 spread between the replications (the ratio estimator's delta method:
 ``sqrt(sum((y_r - R * x_r)^2) / (n (n - 1))) / mean(x)`` for numerators ``y_r`` and
 denominators ``x_r`` of ``n`` replications). Replications are independent (one child seed
-each, spawned from ``seed``), so these errors are honest; batch means are not used.
+each, spawned from ``seed``), so these errors are honest; batch means are not used. With
+few replications the error is itself rough (a 95 % band is about +-2.26 errors for 10), and
+near full load without abandonment short replications give skewed waits: ask for longer
+runs (``duration_s``) where the precision matters. A value with no calls behind it (an
+interval without calls, ASA when nothing was answered) is None.
 
 Definitions used by the results (they match :class:`~callkpi.wfm.types.Metrics` and the
 service_level KPI; thresholds compare with ``<=`` like the KPI):
 
 * a call *waited* when every agent was busy at its arrival (its offered wait was above 0);
 * a call's *wait* is its time in queue: until an agent answered, or until it hung up;
-* service level ``offered``: answered with wait <= threshold over all calls; ``answered``:
+* service level ``offered``: answered with wait <= threshold over all calls (short abandons
+  are not taken out, unlike the KPI's default); ``answered``:
   the same over answered calls; ``answered_and_abandoned``: answered or abandoned with wait
   <= threshold over answered plus abandoned calls (here every call ends one of the two ways);
 * occupancy: busy agent-seconds over agent-seconds present in the measured time, where an
