@@ -4,6 +4,7 @@ answers are worked out by hand (or, for the intervals, known by construction).""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -246,7 +247,8 @@ def test_forecast_frame_and_forced_model() -> None:
     assert (result.frame["lower"] <= result.frame["point"]).all()
     assert (result.frame["upper"] >= result.frame["point"]).all()
     assert result.slot_minutes == 30
-    assert result.dispersion == result.backtest.dispersions["ets_profile"]  # type: ignore[union-attr]
+    assert result.backtest is not None
+    assert result.dispersion == result.backtest.dispersions["ets_profile"]
     with pytest.raises(ValueError, match="unknown model"):
         fc.forecast(history, 3, model="prophet")
 
@@ -343,7 +345,7 @@ def test_forecast_intervals_cover_over_dispersed_counts() -> None:
 # ======================================================================================
 
 
-def daily(values: list[float] | np.ndarray, start: pd.Timestamp = MONDAY) -> pd.Series:
+def daily(values: Sequence[float] | np.ndarray, start: pd.Timestamp = MONDAY) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=float),
                      index=pd.date_range(start, periods=len(values), freq="D"))
 
