@@ -411,7 +411,8 @@ def test_bank_forecast_beats_seasonal_naive_on_the_held_out_last_week(bank: Ware
 def test_bank_patience_and_aht(bank: Warehouse) -> None:
     """Patience of the bank's callers, from waits beyond 5 s: each queue's totals match
     the KPI engine's, and PE (19 abandons) plans with the pooled estimate. Seen when
-    written (mean patience, s): PS 544, NW 233, IN 470, NE 1179, TT 230, PE pooled 487."""
+    written (mean patience, s): PS 544, NW 233, IN 470, NE 1179, TT 230; PE 488 from its
+    19 abandons, planned with the pooled 414."""
     patiences = history.patience(bank, tz=BANK_TZ)
     assert patiences["PE"].method == "pooled"
     assert all(patiences[q].method == "queue" for q in ("PS", "NW", "IN", "NE", "TT"))

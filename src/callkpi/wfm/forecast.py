@@ -30,16 +30,25 @@ API
 Why these models
 ----------------
 Four weeks of 30-minute data (1,344 slots) with nights of zero calls are too little and
-too zero-heavy for a model of the slot series itself (a double-seasonal Holt-Winters has
-to estimate 336 + 48 seasonal states; MSTL of the slot series was tried and lost to a
-plain weekday x slot average on both the demo and the Anonymous Bank data). So the
+too zero-heavy for a model of the slot series itself: a double-seasonal Holt-Winters has
+to estimate 336 + 48 seasonal states, and a simple MSTL (daily and weekly periods, on the
+square root of the counts, the deseasonalized level carried forward) was tried and lost
+to the plain weekday x slot average on the demo and on the Anonymous Bank data. So the
 seasonal model is the usual WFM split into *how many calls a day* and *how they spread
 over the day*: :func:`ets_profile` forecasts the daily totals with exponential smoothing
 (statsmodels Holt-Winters, level + weekly seasonality, on log(1 + total) so that the
-weekly pattern is multiplicative and closed days are harmless) and spreads each day's
-total with that weekday's intraday profile over the whole history. The simple models are
-the benchmarks it has to beat, and on a stable queue they often tie: the back-test
-decides, per queue.
+weekly pattern is multiplicative; closed weekdays left out) and spreads each day's total
+with that weekday's intraday profile over the whole history. The daily totals carry the
+level and its changes (30 numbers, not 1,344), the profile is an average over many days
+(stable); a fitted trend was left out on purpose (on 3-4 weeks it extrapolates noise).
+The simple models are the benchmarks it has to beat, and on a stable queue they often
+tie: the back-test decides, per queue, by RMSE.
+
+Seasonal naive doubles the noise (a forecast that is last week's counts carries their
+Poisson noise on top of next week's), so it rarely wins unless the level jumps; on the
+held-out last week of the Anonymous Bank's October every queue's chosen model beat it.
+Holidays and other special days are not modelled: a day on which no queue had any call
+comes as NaN from :func:`callkpi.wfm.history.slot_volumes` and the models leave it out.
 """
 
 from __future__ import annotations

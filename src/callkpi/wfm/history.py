@@ -53,7 +53,7 @@ AHT_PRIOR_CALLS = 30
 """How many calls the queue's mean AHT counts for in a weekday x hour cell (shrinkage)."""
 
 
-def _local_day(value: str) -> dt.datetime:
+def _local_time(value: str) -> dt.datetime:
     """``period_start`` of a KPI row (ISO 8601 with the zone's offset) as a naive local
     wall-clock time."""
     return dt.datetime.fromisoformat(value).replace(tzinfo=None)
@@ -100,7 +100,7 @@ def slot_volumes(
         raise ValueError(f"grain must be one of {', '.join(GRAIN_MINUTES)}, got {grain!r}")
     result = run_query(wh, KpiQuery(kpis=(kpi,), by=("queue",), grain=grain, start=start,
                                     end=end, tz=tz))
-    rows = [(r["queue"], _local_day(r["period_start"]), r[kpi] or 0)
+    rows = [(r["queue"], _local_time(r["period_start"]), r[kpi] or 0)
             for r in result.rows if r["queue"] is not None]
     if not rows:
         return {}
@@ -406,7 +406,7 @@ def daily_sales(
     result = run_query(wh, KpiQuery(kpis=("deals_won", "sales_amount"), grain="day",
                                     start=start, end=end, tz=tz))
     frame = pd.DataFrame(
-        [(_local_day(r["period_start"]), r["deals_won"] or 0, r["sales_amount"] or 0.0)
+        [(_local_time(r["period_start"]), r["deals_won"] or 0, r["sales_amount"] or 0.0)
          for r in result.rows],
         columns=["day", "deals_won", "sales_amount"],
     ).groupby("day").sum()
