@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from callkpi.kpi import KpiQuery, run_query
 from callkpi.store import Warehouse, arrow_rows
 from callkpi.wfm import forecast as fc
 from callkpi.wfm import history
-from conftest import SHARED_DATA
 
 T = dt.datetime
 MSK = "Europe/Moscow"  # UTC+3 all year
@@ -342,6 +340,8 @@ def test_queue_outlooks_give_forecast_aht_and_patience(wh: Warehouse) -> None:
 # The Anonymous Bank, October 1999
 # ======================================================================================
 
+# ../shared beside the checkout, found as tests/conftest.py finds it.
+SHARED_DATA = (Path(__file__).resolve().parents[3] / "shared" / "data").resolve()
 BANK = SHARED_DATA / "anonymous-bank"
 BANK_TZ = "Asia/Jerusalem"
 HOLDOUT_START = T(1999, 10, 25)  # Monday 25 to Sunday 31 October
@@ -349,21 +349,15 @@ HOLDOUT_START = T(1999, 10, 25)  # Monday 25 to Sunday 31 October
 
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    """october.txt through the shipped anonymous_bank profile, with one line added: the
-    queue is the call type (PS regular, NW new customers, IN internet, NE stock exchange,
-    TT callback, PE English), the way the bank's ACD routed them. The shipped profile
-    leaves ``queue`` empty, and the queue KPIs count only calls with a queue."""
+    """october.txt through the shipped anonymous_bank profile (the queue is the call type:
+    PS regular, NW new customers, IN internet, NE stock exchange, TT callback, PE English,
+    the way the bank's ACD routed them)."""
     if not BANK.is_dir():
         pytest.skip(f"{BANK} is not there")
-    text = resources.files("callkpi.ingest").joinpath("profiles/anonymous_bank.yaml").read_text(
-        encoding="utf-8")
-    line = "      call_type: type\n"
-    assert text.count(line) == 1
     folder = tmp_path_factory.mktemp("bank")
-    profile = folder / "anonymous_bank_queues.yaml"
-    profile.write_text(text.replace(line, line + "      queue: type\n"), encoding="utf-8")
     warehouse = Warehouse(folder / "bank.duckdb")
-    ingest(warehouse, "mapped", BANK / "october.txt", IngestOptions(mapping=Path(profile)))
+    ingest(warehouse, "mapped", BANK / "october.txt",
+           IngestOptions(mapping=Path("anonymous_bank")))
     yield warehouse
     warehouse.close()
 
