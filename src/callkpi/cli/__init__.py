@@ -30,6 +30,7 @@ from callkpi.cli.common import (
 from callkpi.cli.goals import benchmark, scorecard, scorecard_table, targets_app
 from callkpi.cli.insights import app as insights_app
 from callkpi.cli.output import err, print_ingest_reports, print_rows
+from callkpi.cli.wfm import forecast, plan, staff
 from callkpi.goals.periods import PeriodError, parse_period
 from callkpi.goals.recommendations import RuleError
 from callkpi.goals.scorecard import ScorecardError, build_scorecard
@@ -62,6 +63,9 @@ app.add_typer(targets_app, name="targets")
 app.add_typer(insights_app, name="insights")
 app.command()(scorecard)
 app.command()(benchmark)
+app.command()(staff)
+app.command()(forecast)
+app.command()(plan)
 
 
 USER_ERRORS = (
