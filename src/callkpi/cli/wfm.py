@@ -101,6 +101,8 @@ def staff(
         )
     if chosen != "erlang-c" and patience_s is None:
         raise UserError(f"--model {chosen} needs --patience-s")
+    if max_abandon is not None and patience_s is None:
+        raise UserError("--max-abandon needs --patience-s (with Erlang C nobody hangs up)")
     if agents is not None and agents < 0:
         raise UserError("--agents must be 0 or more")
     if not 0 <= shrinkage < 1:
@@ -323,7 +325,7 @@ def forecast(
                       "upper": r["upper"], "model": outlook.forecast.model}
                      for day, r in frame.iterrows()]
         else:
-            rows += [{"queue": name, "slot_start": r["slot_start"].to_pydatetime(),
+            rows += [{"queue": name, "slot_start": _iso(tz, r["slot_start"].to_pydatetime()),
                       "calls": r["point"], "lower": r["lower"], "upper": r["upper"],
                       "aht_s": None if math.isnan(r["aht_s"]) else r["aht_s"],
                       "model": outlook.forecast.model}
@@ -424,9 +426,18 @@ def plan(
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if fmt != "table":
-        print_rows(result.rows, ROW_COLUMNS, fmt)
+        print_rows([{**r, "slot_start": _iso(tz, r["slot_start"])} for r in result.rows],
+                   ROW_COLUMNS, fmt)
         return
     print_plan(result, detail=detail)
+
+
+def _iso(tz: str, local: dt.datetime) -> str:
+    """A local wall-clock slot start as ISO 8601 with its UTC offset (the JSON shape of
+    ``callkpi kpi``)."""
+    from callkpi import timezones
+
+    return timezones.utc_to_local(tz, timezones.local_to_utc(tz, local)).isoformat()
 
 
 def print_plan(result: Any, *, detail: bool = False) -> None:
