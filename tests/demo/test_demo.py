@@ -363,5 +363,7 @@ def test_build_demo_and_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[st
     # The example targets are imported and October's scorecard printed with its advice.
     printed = capsys.readouterr().out
     assert "Scorecard 2026-10" in printed and "service_level" in printed
+    # And next week's required agents per queue (one day of history is enough to plan).
+    assert "Agents required from 2026-11-01" in printed and "bank_cards" in printed
     with Warehouse(tmp_path / "b.duckdb") as wh:
         assert wh.sql("SELECT count(*) FROM targets")[0][0] >= 20

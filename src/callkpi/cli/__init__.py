@@ -313,7 +313,9 @@ def demo(
     ] = False,
 ) -> None:
     """Generate a realistic outsourced contact center and load it through the real adapters."""
+    from callkpi.cli.wfm import print_plan
     from callkpi.demo import DEFAULT_END, build_demo
+    from callkpi.wfm.plan import PlanOptions, build_plan
 
     if days < 1:
         raise UserError("--days must be at least 1")
@@ -332,6 +334,7 @@ def demo(
             import_file(wh, targets_path)
         month = parse_period(f"{DEFAULT_END:%Y-%m}")
         card = build_scorecard(wh, month, tz=tz)
+        week = build_plan(wh, PlanOptions(tz=tz))
     print_rows(
         service.rows,
         service.columns,
@@ -340,11 +343,13 @@ def demo(
         units=units(builtin_catalog(), DEMO_QUEUE_KPIS),
     )
     scorecard_table(card)
+    print_plan(week)
     err.print(
         "Targets from the shipped example (callkpi targets list). Explore: "
         f"callkpi scorecard --period {month.label()} --by team --db {db} --tz {tz}; "
         f"callkpi benchmark --period {month.label()} --db {db} --tz {tz}; "
-        f"callkpi kpi KPI_ID ... --db {db} --by queue --grain day --tz {tz}"
+        f"callkpi kpi KPI_ID ... --db {db} --by queue --grain day --tz {tz}; "
+        f"callkpi plan --db {db} --tz {tz} --detail"
     )
 
 
