@@ -37,6 +37,7 @@ lint: env
 
 bench: env
 	$(VENV)/bin/python bench/run.py ingest
+	$(VENV)/bin/python bench/run.py kpi
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache demo.duckdb demo-data

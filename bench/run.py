@@ -1,11 +1,15 @@
 """Benchmarks. Timings live here, never in unit tests.
 
     python bench/run.py ingest [--lines 10000000] [--repeat 1]
+    python bench/run.py kpi [--calls 20000000] [--repeat 3]
 
 ``ingest``: load a generated queue_log with ``callkpi ingest queue-log`` into a fresh
 warehouse (a separate process, so its peak memory is measured on its own), and, as the
 floor, DuckDB's own ``read_csv`` of the same file into a table. Prints a Markdown row
 for bench/README.md and writes the numbers to bench/results/.
+
+``kpi``: the inbound KPI catalog by queue x 30 minutes over a month of calls, against a
+hand-written DuckDB query and pandas, and dashboard queries from the roll-up (bench/kpi.py).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from generate_queue_log import generate  # noqa: E402
+
+import kpi  # noqa: E402
 
 FLOOR = """
 import duckdb, sys, time
@@ -111,9 +117,12 @@ def main() -> None:
     ingest = sub.add_parser("ingest", help="queue_log ingest vs DuckDB read_csv")
     ingest.add_argument("--lines", type=int, default=10_000_000)
     ingest.add_argument("--repeat", type=int, default=1)
+    kpi.add_arguments(sub.add_parser("kpi", help="inbound KPIs vs hand-written SQL and pandas"))
     args = parser.parse_args()
     if args.bench == "ingest":
         bench_ingest(args.lines, args.repeat)
+    elif args.bench == "kpi":
+        kpi.bench_kpi(args.calls, args.repeat, args.seed, args.pandas_repeat)
 
 
 if __name__ == "__main__":
