@@ -310,9 +310,10 @@ def forecast(
                                                level=level)
             for name, result in weekly.items():
                 for _, r in result.frame.iterrows():
+                    digits = 1 if name == "deals_won" else 0
                     sales_rows.append({"measure": name, "week_start": r["week_start"].date(),
-                                       "point": r["point"], "lower": r["lower"],
-                                       "upper": r["upper"]})
+                                       **{k: round(float(r[k]), digits)
+                                          for k in ("point", "lower", "upper")}})
     if not outlooks:
         raise UserError("no inbound queue calls in the history: nothing to forecast")
     rows: list[dict[str, Any]] = []
