@@ -38,6 +38,7 @@ lint: env
 bench: env
 	$(VENV)/bin/python bench/run.py ingest
 	$(VENV)/bin/python bench/run.py kpi
+	$(VENV)/bin/python bench/staffing.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache demo.duckdb demo-data
