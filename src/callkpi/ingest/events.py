@@ -1,0 +1,314 @@
+"""Live JSON events: what an ACD, a dialer or a CTI bridge posts as things happen.
+
+An event is one JSON object::
+
+    {"type": "call_entered", "at": "2026-11-24T10:00:00+03:00", "call_id": "1732.7",
+     "queue": "support", "caller": "+79161234567", "position": 1}
+
+``type`` is one of :data:`EVENT_TYPES`; ``at`` is ISO 8601 with an offset (or ``Z``), or
+seconds since the epoch. Fields per type:
+
+============================  ==========================================================
+``call_entered``              ``call_id``, ``queue``; ``caller``, ``position`` optional
+``call_answered``             ``call_id``, ``queue``, ``agent``; ``ring_s`` optional
+``call_ended``                ``call_id``, ``queue``; ``ended_by`` ``caller`` (default) or
+                              ``agent``
+``call_abandoned``            ``call_id``, ``queue``; ``position`` optional
+``agent_logged_in`` / ``_out``  ``agent``; ``queue`` optional (none: every queue)
+``agent_paused`` / ``unpaused``  ``agent``; ``queue`` (none: every queue), ``reason``
+``wrapup_started``            ``agent``, ``call_id``, ``queue``, ``wrapup_s``
+============================  ==========================================================
+
+How they are stored. Each event becomes the line Asterisk's app_queue would have written
+for it (``call_entered`` -> ENTERQUEUE, ``call_answered`` -> CONNECT with the hold time,
+``call_ended`` -> COMPLETECALLER/COMPLETEAGENT with hold and talk times, ``call_abandoned``
+-> ABANDON with the wait, logins -> ADDMEMBER/AGENTLOGIN, pauses -> PAUSE/PAUSEALL,
+``wrapup_started`` -> WRAPUPSTART), appended to a spool file per tenant and loaded by the
+queue_log adapter (:mod:`callkpi.ingest.queue_log`). So a posted event and a line tailed
+from a PBX build calls and agent states in one tested way, and the live numbers equal the
+historical ones. The hold and talk times come from the call's earlier events (in the
+same batch, or the call's open visit in the warehouse); times are whole seconds, as in a
+queue_log.
+
+A batch is all or nothing: every event is checked first (:class:`EventError` lists every
+bad one with its index and field), and only a clean batch is written. Posting the same
+batch again adds nothing (the queue_log journal drops identical lines).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from callkpi.ingest.options import IngestOptions
+from callkpi.ingest.report import IngestReport
+from callkpi.store import Warehouse
+
+EVENT_TYPES = (
+    "call_entered", "call_answered", "call_ended", "call_abandoned",
+    "agent_logged_in", "agent_logged_out", "agent_paused", "agent_unpaused",
+    "wrapup_started",
+)
+EventType = Literal[
+    "call_entered", "call_answered", "call_ended", "call_abandoned",
+    "agent_logged_in", "agent_logged_out", "agent_paused", "agent_unpaused",
+    "wrapup_started",
+]
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "call_entered": ("call_id", "queue"),
+    "call_answered": ("call_id", "queue", "agent"),
+    "call_ended": ("call_id", "queue"),
+    "call_abandoned": ("call_id", "queue"),
+    "agent_logged_in": ("agent",),
+    "agent_logged_out": ("agent",),
+    "agent_paused": ("agent",),
+    "agent_unpaused": ("agent",),
+    "wrapup_started": ("agent", "call_id", "queue", "wrapup_s"),
+}
+MAX_TEXT = 200
+"""Longest id, queue, agent, caller or reason accepted."""
+
+
+class Event(BaseModel):
+    """One live event (the JSON shape above)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: EventType
+    at: dt.datetime
+    """When it happened; stored as whole epoch seconds (UTC)."""
+    call_id: str | None = Field(None, max_length=MAX_TEXT)
+    queue: str | None = Field(None, max_length=MAX_TEXT)
+    agent: str | None = Field(None, max_length=MAX_TEXT)
+    caller: str | None = Field(None, max_length=MAX_TEXT)
+    reason: str | None = Field(None, max_length=MAX_TEXT)
+    position: int | None = Field(None, ge=0)
+    ring_s: float | None = Field(None, ge=0)
+    wrapup_s: float | None = Field(None, ge=0)
+    ended_by: Literal["caller", "agent"] | None = None
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _epoch_or_aware(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("expected an ISO 8601 time with an offset or epoch seconds")
+        if isinstance(value, int | float):
+            if not math.isfinite(value) or not 0 <= value < 1e11:
+                raise ValueError("epoch seconds out of range")
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _has_offset(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("a time needs its UTC offset (e.g. 2026-11-24T10:00:00+03:00 "
+                             "or ...Z): a live event's time must not be ambiguous")
+        return value
+
+    @field_validator("call_id", "queue", "agent", "caller", "reason")
+    @classmethod
+    def _one_field(cls, value: str | None) -> str | None:
+        if value is not None:
+            if value == "" or value.strip() != value:
+                raise ValueError("must not be empty or start or end with spaces")
+            if any(c in value for c in "|\r\n\x00"):
+                raise ValueError("must not contain '|', a line break or NUL")
+        return value
+
+    @property
+    def epoch(self) -> int:
+        return math.floor(self.at.timestamp())
+
+
+@dataclass(frozen=True)
+class Problem:
+    index: int
+    """The event's position in the batch (0-based)."""
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"event {self.index}: {self.field}: {self.message}"
+
+
+class EventError(ValueError):
+    """A batch with bad events: nothing of it was written."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        shown = "; ".join(str(p) for p in self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(f"{len(self.problems)} bad event(s), nothing written: {shown}{more}")
+
+
+def parse_events(raw: Iterable[Any]) -> list[Event]:
+    """Validate JSON objects as events; every problem of the batch in one EventError."""
+    events: list[Event] = []
+    problems: list[Problem] = []
+    for index, item in enumerate(raw):
+        try:
+            event = Event.model_validate(item)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = ".".join(str(p) for p in error["loc"]) or "event"
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(Problem(index, where, message))
+            continue
+        missing = [f for f in REQUIRED[event.type] if getattr(event, f) is None]
+        problems += [Problem(index, f, f"required for {event.type}") for f in missing]
+        events.append(event)
+    if problems:
+        raise EventError(problems)
+    return events
+
+
+@dataclass
+class _Visit:
+    entered: int
+    answered: int | None = None
+    position: int | None = None
+    agent: str | None = None
+
+
+def _open_visits(wh: Warehouse, keys: set[tuple[str, str]]) -> dict[tuple[str, str], _Visit]:
+    """The open (in progress) queue visits of these (call_id, queue) in the warehouse."""
+    if not keys:
+        return {}
+    call_ids = sorted({c for c, _ in keys})
+    rows = wh.sql(
+        "SELECT call_id, queue, epoch(max(entered_at))::BIGINT, "
+        "epoch(max(answered_at))::BIGINT, max(enter_position), max(agent) FROM calls "
+        "WHERE source = 'queue_log' AND outcome = 'in_progress' AND call_id IN "
+        "(SELECT unnest(?)) GROUP BY call_id, queue", [call_ids])
+    return {(r[0], r[1]): _Visit(int(r[2]), None if r[3] is None else int(r[3]), r[4], r[5])
+            for r in rows if (r[0], r[1]) in keys}
+
+
+def to_queue_log(wh: Warehouse, events: Sequence[Event]) -> list[str]:
+    """The queue_log lines (no newline) for a validated batch, in time order (a stable
+    sort: events of the same second keep the order they were posted in). Raises
+    :class:`EventError` for events that contradict the call's history: an answer, end or
+    abandon of a call that never entered the queue, an end before an answer."""
+    order = sorted(range(len(events)), key=lambda i: events[i].epoch)
+    keys = {(e.call_id or "", e.queue or "") for e in events
+            if e.type in ("call_answered", "call_ended", "call_abandoned", "wrapup_started")
+            and e.call_id and e.queue}
+    visits = _open_visits(wh, keys)
+    entering = {(e.call_id or "", e.queue or "") for e in events if e.type == "call_entered"}
+    problems: list[Problem] = []
+    lines: list[str] = []
+    for i in order:
+        e = events[i]
+        key = (e.call_id or "", e.queue or "")
+        t = e.epoch
+        if e.type == "call_entered":
+            visits[key] = _Visit(t, position=e.position)
+            lines.append(f"{t}|{e.call_id}|{e.queue}|NONE|ENTERQUEUE||{e.caller or ''}|"
+                         f"{'' if e.position is None else e.position}")
+            continue
+        if e.type in ("call_answered", "call_ended", "call_abandoned"):
+            visit = visits.get(key)
+            if visit is None and key in entering:
+                problems.append(Problem(i, "at", "before the call entered the queue"))
+                continue
+            if visit is None:
+                problems.append(Problem(i, "call_id", f"call {e.call_id} never entered queue "
+                                        f"{e.queue} (no call_entered before, and no open "
+                                        "visit in the warehouse)"))
+                continue
+            if t < visit.entered:
+                problems.append(Problem(i, "at", "before the call entered the queue"))
+                continue
+            if e.type == "call_answered":
+                ring = "" if e.ring_s is None else str(round(e.ring_s))
+                visit.answered, visit.agent = t, e.agent
+                lines.append(f"{t}|{e.call_id}|{e.queue}|{e.agent}|CONNECT|"
+                             f"{t - visit.entered}||{ring}")
+            elif e.type == "call_abandoned":
+                if visit.answered is not None:
+                    problems.append(Problem(i, "type", "the call was already answered: "
+                                            "post call_ended"))
+                    continue
+                position = e.position if e.position is not None else 1
+                lines.append(f"{t}|{e.call_id}|{e.queue}|NONE|ABANDON|{position}|"
+                             f"{'' if visit.position is None else visit.position}|"
+                             f"{t - visit.entered}")
+                del visits[key]
+            else:
+                if visit.answered is None:
+                    problems.append(Problem(i, "type", "the call was not answered: post "
+                                            "call_abandoned"))
+                    continue
+                event = "COMPLETEAGENT" if e.ended_by == "agent" else "COMPLETECALLER"
+                who = e.agent or visit.agent or "NONE"
+                lines.append(f"{t}|{e.call_id}|{e.queue}|{who}|{event}|"
+                             f"{visit.answered - visit.entered}|{t - visit.answered}|"
+                             f"{'' if visit.position is None else visit.position}")
+                del visits[key]
+            continue
+        agent, queue = e.agent, e.queue
+        if e.type == "wrapup_started":
+            lines.append(f"{t}|{e.call_id}|{queue}|{agent}|WRAPUPSTART|{round(e.wrapup_s or 0)}")
+        elif e.type == "agent_logged_in":
+            lines.append(f"{t}|NONE|{queue}|{agent}|ADDMEMBER|" if queue
+                         else f"{t}|NONE|NONE|{agent}|AGENTLOGIN|")
+        elif e.type == "agent_logged_out":
+            lines.append(f"{t}|NONE|{queue}|{agent}|REMOVEMEMBER|" if queue
+                         else f"{t}|NONE|NONE|{agent}|AGENTLOGOFF|")
+        elif e.type == "agent_paused":
+            lines.append(f"{t}|NONE|{queue}|{agent}|PAUSE|{e.reason or ''}" if queue
+                         else f"{t}|NONE|NONE|{agent}|PAUSEALL|{e.reason or ''}")
+        else:
+            lines.append(f"{t}|NONE|{queue}|{agent}|UNPAUSE|{e.reason or ''}" if queue
+                         else f"{t}|NONE|NONE|{agent}|UNPAUSEALL|{e.reason or ''}")
+    if problems:
+        raise EventError(sorted(problems, key=lambda p: p.index))
+    return lines
+
+
+class EventSpool:
+    """Queue_log spool files of posted events, one per tenant, in ``directory``; each
+    post appends its lines (flushed and fsynced) and loads them at once. One writer at a
+    time per spool (a lock): posts are serialised, so lines never interleave."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._lock = Lock()
+
+    def path(self, tenant: str | None) -> Path:
+        name = tenant or "_default"
+        if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValueError(f"tenant {tenant!r}: letters, digits, '-', '_' and '.' only")
+        return self.directory / f"{name}.queue_log"
+
+    def post(self, wh: Warehouse, raw: Iterable[Any], tenant: str | None = None,
+             tz: str = "UTC") -> IngestReport:
+        """Validate, convert, append and load one batch of events for ``tenant``."""
+        from callkpi.ingest import queue_log
+
+        events = parse_events(raw)
+        path = self.path(tenant)
+        with self._lock:
+            lines = to_queue_log(wh, events)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if lines:
+                with path.open("a", encoding="utf-8") as out:
+                    out.write("".join(line + "\n" for line in lines))
+                    out.flush()
+                    os.fsync(out.fileno())
+            if not path.exists():
+                return IngestReport("events", str(path))
+            return queue_log.ingest(wh, path, IngestOptions(tz=tz, tenant=tenant))
+
+
+__all__ = ["EVENT_TYPES", "Event", "EventError", "EventSpool", "Problem", "parse_events",
+           "to_queue_log"]

@@ -1,0 +1,136 @@
+"""The live floor from posted events, worked out by hand: calls waiting, agents by state,
+today's and this interval's KPIs, targets, and tenant scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callkpi.goals.targets import TargetSpec, set_targets
+from callkpi.ingest.events import EventSpool
+from callkpi.kpi import KpiQuery, run_query
+from callkpi.live import LIVE_KPIS, snapshot
+from callkpi.store import Warehouse
+
+MSK = "Europe/Moscow"
+NOW = dt.datetime(2026, 11, 24, 10, 5, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+
+
+def t(hour: int, minute: int, second: int = 0, day: int = 24) -> str:
+    return f"2026-11-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}+03:00"
+
+
+def ev(kind: str, when: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "at": when, **fields}
+
+
+ACME = [
+    ev("call_entered", t(20, 0, day=23), call_id="old", queue="q"),  # never ended: stale
+    *[ev("agent_logged_in", t(9, 0), agent=a, queue="q") for a in ("a1", "a2", "a3", "a4")],
+    ev("agent_logged_out", t(9, 30), agent="a4", queue="q"),
+    ev("call_entered", t(9, 40), call_id="c4", queue="q"),
+    ev("call_abandoned", t(9, 40, 50), call_id="c4", queue="q"),  # waited 50 s
+    ev("call_entered", t(9, 50), call_id="c0", queue="q"),
+    ev("call_answered", t(9, 50, 5), call_id="c0", queue="q", agent="a3"),  # 5 s
+    ev("call_ended", t(9, 55, 5), call_id="c0", queue="q"),
+    ev("wrapup_started", t(9, 55, 5), call_id="c0", queue="q", agent="a3", wrapup_s=30),
+    ev("call_entered", t(10, 0, 1), call_id="c1", queue="q"),
+    ev("call_answered", t(10, 0, 11), call_id="c1", queue="q", agent="a1"),  # still talking
+    ev("call_entered", t(10, 1), call_id="c5", queue="q"),
+    ev("call_answered", t(10, 1, 25), call_id="c5", queue="q", agent="a3"),  # 25 s
+    ev("call_ended", t(10, 3), call_id="c5", queue="q"),
+    ev("agent_paused", t(10, 2), agent="a2", reason="lunch"),
+    ev("call_entered", t(10, 4), call_id="c2", queue="q"),
+    ev("call_entered", t(10, 4, 30), call_id="c3", queue="q"),
+]
+BETA = [
+    ev("agent_logged_in", t(9, 0), agent="b1", queue="r"),
+    ev("call_entered", t(10, 3), call_id="d1", queue="r"),
+]
+
+
+@pytest.fixture
+def floor(wh: Warehouse, tmp_path: Path) -> Warehouse:
+    spool = EventSpool(tmp_path / "spool")
+    spool.post(wh, ACME, tenant="acme")
+    spool.post(wh, BETA, tenant="beta")
+    return wh
+
+
+def test_the_floor_at_five_past_ten(floor: Warehouse) -> None:
+    snap = snapshot(floor, tz=MSK, now=NOW).to_json()
+    assert snap["at"] == "2026-11-24T10:05:00+03:00"
+    assert snap["interval_start"] == "2026-11-24T10:00:00+03:00"
+    q, r = snap["queues"]
+    assert (q["tenant"], q["queue"], q["waiting"], q["longest_wait_s"]) == ("acme", "q", 2, 60.0)
+    assert q["agents"] == {"talking": 1, "ringing": 0, "wrapup": 0, "paused": 1, "idle": 1}
+    # Today: c4 abandoned after 50 s, c0 answered after 5 s, c5 after 25 s; c1 is still in
+    # progress (not offered yet), the stale visit is yesterday's.
+    today = q["today"]
+    assert (today["offered"], today["answered"], today["abandoned"]) == (3, 2, 1)
+    assert today["service_level"] == pytest.approx(1 / 3)
+    assert today["abandon_rate"] == pytest.approx(1 / 3)
+    assert (today["asa"], today["max_wait"]) == (15.0, 50.0)
+    assert today["aht"] == pytest.approx((300 + 30 + 95) / 2)  # talk + wrap-up per answer
+    interval = q["interval"]  # 10:00-10:30: c5 only
+    assert (interval["offered"], interval["answered"], interval["service_level"],
+            interval["asa"]) == (1, 1, 0.0, 25.0)
+    assert (r["tenant"], r["queue"], r["waiting"], r["longest_wait_s"]) == ("beta", "r", 1, 120.0)
+    assert r["agents"]["idle"] == 1
+    assert (r["today"]["offered"], r["today"]["service_level"]) == (0, None)  # nothing ended
+
+    assert [(c["queue"], c["call_id"], c["wait_s"]) for c in snap["waiting_calls"]] == [
+        ("r", "d1", 120.0), ("q", "c2", 60.0), ("q", "c3", 30.0)]
+    assert all("caller" not in c for c in snap["waiting_calls"])
+    agents = {a["agent"]: (a["state"], a["reason"], a["queues"], a["in_state_s"])
+              for a in snap["agents"]}
+    assert agents == {
+        "a1": ("talking", None, ["q"], 289.0),  # since 10:00:11
+        "a2": ("paused", "lunch", ["q"], 180.0),  # since 10:02
+        "a3": ("idle", None, ["q"], 120.0),  # since c5 ended at 10:03
+        "b1": ("idle", None, ["r"], 3900.0),  # since login at 09:00
+    }  # a4 logged out
+
+
+def test_wrapup_shows_while_it_lasts(floor: Warehouse) -> None:
+    during = snapshot(floor, tz=MSK, now=NOW.replace(hour=9, minute=55, second=20))
+    a3 = next(a for a in during.agents if a["agent"] == "a3")
+    assert (a3["state"], a3["in_state_s"]) == ("wrapup", 15.0)
+
+
+def test_a_closed_interval_equals_the_historical_query(floor: Warehouse) -> None:
+    later = snapshot(floor, tz=MSK, now=NOW.replace(hour=10, minute=40))
+    live = next(q for q in later.queues if q.queue == "q").today
+    query = run_query(floor, KpiQuery(kpis=LIVE_KPIS, by=("queue",), tz=MSK,
+                                      start=dt.datetime(2026, 11, 24),
+                                      end=dt.datetime(2026, 11, 25),
+                                      where=(("queue", "q"),)))
+    [row] = query.rows
+    assert live == {k: row[k] for k in LIVE_KPIS}
+
+
+def test_a_tenant_sees_only_its_queues_calls_and_agents(floor: Warehouse) -> None:
+    snap = snapshot(floor, tz=MSK, now=NOW, tenants={"acme"}).to_json()
+    assert [q["queue"] for q in snap["queues"]] == ["q"]
+    assert {c["call_id"] for c in snap["waiting_calls"]} == {"c2", "c3"}
+    assert {a["agent"] for a in snap["agents"]} == {"a1", "a2", "a3"}
+    nobody = snapshot(floor, tz=MSK, now=NOW, tenants={"gamma"}).to_json()
+    assert (nobody["queues"], nobody["waiting_calls"], nobody["agents"]) == ([], [], [])
+
+
+def test_service_level_targets_per_tenant_or_center(floor: Warehouse) -> None:
+    set_targets(floor, [TargetSpec(kpi="service_level", target=0.8, period="2026-11",
+                                   scope="tenant=acme"),
+                        TargetSpec(kpi="service_level", target=0.7, period="2026-11")])
+    snap = snapshot(floor, tz=MSK, now=NOW)
+    assert {q.queue: q.service_level_target for q in snap.queues} == {"q": 0.8, "r": 0.7}
+
+
+def test_bad_arguments(floor: Warehouse) -> None:
+    with pytest.raises(ValueError, match="aware"):
+        snapshot(floor, now=dt.datetime(2026, 11, 24, 10))
+    with pytest.raises(ValueError, match="divisor of a day"):
+        snapshot(floor, now=NOW, interval_min=7)
