@@ -30,6 +30,7 @@ from callkpi.cli.common import (
 from callkpi.cli.goals import benchmark, scorecard, scorecard_table, targets_app
 from callkpi.cli.insights import app as insights_app
 from callkpi.cli.output import err, print_ingest_reports, print_rows
+from callkpi.cli.server import serve, users_app
 from callkpi.cli.wfm import forecast, plan, staff
 from callkpi.goals.periods import PeriodError, parse_period
 from callkpi.goals.recommendations import RuleError
@@ -61,11 +62,13 @@ kpis_app = typer.Typer(help="The KPI catalog.", no_args_is_help=True)
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(targets_app, name="targets")
 app.add_typer(insights_app, name="insights")
+app.add_typer(users_app, name="users")
 app.command()(scorecard)
 app.command()(benchmark)
 app.command()(staff)
 app.command()(forecast)
 app.command()(plan)
+app.command()(serve)
 
 
 USER_ERRORS = (
