@@ -3,7 +3,9 @@ today's and this interval's KPIs, targets, and tenant scope."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from callkpi.goals.targets import TargetSpec, set_targets
 from callkpi.ingest.events import EventSpool
 from callkpi.kpi import KpiQuery, run_query
-from callkpi.live import LIVE_KPIS, snapshot
+from callkpi.live import LIVE_KPIS, LiveHub, snapshot
 from callkpi.store import Warehouse
 
 MSK = "Europe/Moscow"
@@ -134,3 +136,75 @@ def test_bad_arguments(floor: Warehouse) -> None:
         snapshot(floor, now=dt.datetime(2026, 11, 24, 10))
     with pytest.raises(ValueError, match="divisor of a day"):
         snapshot(floor, now=NOW, interval_min=7)
+
+
+# -- the hub ---------------------------------------------------------------------------
+
+
+async def _next_where(stream: Any, check: Any, timeout_s: float = 5.0) -> dict[str, Any]:
+    """The first snapshot from ``stream`` for which ``check`` holds."""
+    async def find() -> dict[str, Any]:
+        async for message in stream:
+            if check(message):
+                return message  # type: ignore[no-any-return]
+        raise AssertionError("stream ended")
+    return await asyncio.wait_for(find(), timeout_s)
+
+
+def test_posted_events_reach_subscribers_in_their_scope(wh: Warehouse, tmp_path: Path) -> None:
+    hub = LiveHub(wh, spool_dir=tmp_path / "spool", tz=MSK, tick_s=0.5)
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], float]:
+        acme = hub.subscribe(frozenset({"acme"}))
+        beta = hub.subscribe(frozenset({"beta"}))
+        first = await anext(acme)
+        assert first["queues"] == [] and first["waiting_calls"] == []
+        await anext(beta)
+        now = dt.datetime.now(dt.UTC)
+        posted = time.monotonic()
+        await asyncio.to_thread(hub.post, [
+            ev("call_entered", now.isoformat(), call_id="live1", queue="q")], "acme")
+        seen = await _next_where(acme, lambda m: m["waiting_calls"])
+        latency = time.monotonic() - posted
+        other = await _next_where(beta, lambda m: m["version"] >= seen["version"])
+        await acme.aclose()
+        await beta.aclose()
+        return seen, other, latency
+
+    try:
+        seen, other, latency = asyncio.run(scenario())
+    finally:
+        hub.close()
+    assert [c["call_id"] for c in seen["waiting_calls"]] == ["live1"]
+    assert seen["queues"][0]["waiting"] == 1
+    assert other["waiting_calls"] == [] and other["queues"] == []  # beta sees nothing of acme
+    assert latency < 5  # generous on a loaded CI machine; the benchmark measures it
+    assert hub.subscribers == 0 and hub.errors == []
+
+
+def test_a_followed_queue_log_reaches_subscribers(wh: Warehouse, tmp_path: Path) -> None:
+    log = tmp_path / "queue_log"
+    log.write_text("")
+    hub = LiveHub(wh, spool_dir=tmp_path / "spool", tz="UTC", tick_s=0.5)
+    hub.follow(log, tenant="acme", poll_s=0.05)
+
+    async def scenario() -> dict[str, Any]:
+        stream = hub.subscribe(None)
+        await anext(stream)
+        epoch = int(time.time()) - 5
+        with log.open("a") as out:
+            out.write(f"{epoch}|t1|q|NONE|ENTERQUEUE||100|1\n")
+            out.write(f"{epoch + 1}|t1|q|PJSIP/7|CONNECT|1|t1.1|0\n")
+            out.write(f"{epoch + 2}|t2|q|NONE|ENTERQUEUE||101|1\n")
+            out.write(f"{epoch + 3}|t3|q|NONE|ENTERQU")  # a line still being written
+        message = await _next_where(stream, lambda m: m["waiting_calls"])
+        await stream.aclose()
+        return message
+
+    try:
+        message = asyncio.run(scenario())
+    finally:
+        hub.close()
+    assert [(c["tenant"], c["call_id"]) for c in message["waiting_calls"]] == [("acme", "t2")]
+    assert wh.sql("SELECT count(*) FROM calls")[0][0] == 2  # t3 waits for its newline
+    assert hub.errors == []

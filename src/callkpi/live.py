@@ -25,11 +25,19 @@ equal what a query for it returns.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from callkpi import timezones
+from callkpi.ingest.report import IngestReport
 from callkpi.store import Warehouse
 
 LIVE_KPIS = ("offered", "answered", "abandoned", "service_level", "abandon_rate", "asa",
@@ -198,4 +206,163 @@ def _agents(wh: Warehouse, utc: dt.datetime) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["LIVE_KPIS", "QueueNow", "Snapshot", "snapshot"]
+# -- the hub: live ingestion in, snapshots out ------------------------------------------
+
+Scope = frozenset[str] | None
+"""The tenants a subscriber may see; None = all."""
+
+
+@dataclass
+class _Subscriber:
+    scope: Scope
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[dict[str, Any]]
+
+
+class LiveHub:
+    """Live ingestion in, snapshots out, for one warehouse shared with other work.
+
+    * :meth:`post` loads a batch of JSON events (:class:`callkpi.ingest.events.EventSpool`);
+      :meth:`follow` tails a queue_log in a background thread. Both take ``lock`` (the one
+      the server holds around every use of the warehouse) for each batch only.
+    * A publisher thread computes a :func:`snapshot` per distinct subscriber scope after
+      every change (at most every ``min_gap_s``) and at least every ``tick_s`` (waits and
+      times in state grow), and hands it to each subscriber's asyncio queue; a slow
+      subscriber only ever gets the newest snapshot (its queue holds one).
+
+    Each published snapshot carries ``version`` (one more per publication round) and
+    ``changed_at`` (epoch seconds of the newest change it includes), so a client can
+    measure how long a change took to reach it.
+    """
+
+    def __init__(self, wh: Warehouse, *, lock: threading.Lock | None = None,
+                 spool_dir: str | Path, tz: str = "UTC", interval_min: int = 30,
+                 tick_s: float = 1.0, min_gap_s: float = 0.1) -> None:
+        from callkpi.ingest.events import EventSpool
+
+        self.wh, self.tz, self.interval_min = wh, tz, interval_min
+        self.lock = lock or threading.Lock()
+        self.spool = EventSpool(spool_dir)
+        self.tick_s, self.min_gap_s = tick_s, min_gap_s
+        self._subscribers: list[_Subscriber] = []
+        self._changed = threading.Event()
+        self._changed_at = time.time()
+        self._stop = threading.Event()
+        self._version = 0
+        self._threads: list[threading.Thread] = []
+        self._guard = threading.Lock()
+        self.errors: list[str] = []
+
+    # -- in ------------------------------------------------------------------------------
+
+    def post(self, raw: Iterable[Any], tenant: str | None = None,
+             tz: str = "UTC") -> IngestReport:
+        """Load one batch of JSON events (all or nothing) and publish the change."""
+        with self.lock:
+            report = self.spool.post(self.wh, raw, tenant=tenant, tz=tz)
+        self.changed()
+        return report
+
+    def follow(self, path: str | Path, *, tenant: str | None = None, tz: str = "UTC",
+               poll_s: float = 0.25) -> None:
+        """Tail a queue_log (as ``callkpi ingest queue-log --follow``) in the background."""
+        from callkpi.ingest import queue_log
+        from callkpi.ingest.options import IngestOptions
+
+        def run() -> None:
+            try:
+                queue_log.follow(self.wh, path, IngestOptions(tz=tz, tenant=tenant),
+                                 poll_s=poll_s, stop=self._stop, lock=self.lock,
+                                 on_batch=lambda _: self.changed())
+            except Exception as exc:  # reported, never kills the server
+                self.errors.append(f"following {path}: {type(exc).__name__}: {exc}")
+
+        self._start(run, f"callkpi-follow-{Path(path).name}")
+
+    def changed(self) -> None:
+        self._changed_at = time.time()
+        self._changed.set()
+
+    # -- out -----------------------------------------------------------------------------
+
+    def snapshot(self, scope: Scope = None, now: dt.datetime | None = None) -> dict[str, Any]:
+        with self.lock:
+            snap = snapshot(self.wh, tz=self.tz, now=now, interval_min=self.interval_min,
+                            tenants=None if scope is None else set(scope))
+        return snap.to_json()
+
+    async def subscribe(self, scope: Scope = None) -> AsyncIterator[dict[str, Any]]:
+        """Snapshots for ``scope`` as they are published, the first one at once."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1)
+        subscriber = _Subscriber(scope, asyncio.get_running_loop(), queue)
+        first = await asyncio.to_thread(self.snapshot, scope)
+        with self._guard:
+            self._subscribers.append(subscriber)
+        self._ensure_publisher()
+        try:
+            yield {**first, "version": self._version, "changed_at": self._changed_at}
+            while True:
+                yield await queue.get()
+        finally:
+            with self._guard:
+                self._subscribers.remove(subscriber)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def _ensure_publisher(self) -> None:
+        with self._guard:
+            if any(t.name == "callkpi-live-publisher" and t.is_alive() for t in self._threads):
+                return
+        self._start(self._publish_loop, "callkpi-live-publisher")
+
+    def _publish_loop(self) -> None:
+        while not self._stop.is_set():
+            self._changed.wait(self.tick_s)
+            if self._stop.is_set():
+                break
+            self._changed.clear()
+            changed_at = self._changed_at
+            with self._guard:
+                subscribers = list(self._subscribers)
+            if not subscribers:
+                continue
+            self._version += 1
+            for scope in {s.scope for s in subscribers}:
+                try:
+                    message = {**self.snapshot(scope), "version": self._version,
+                               "changed_at": changed_at}
+                except Exception as exc:  # keep publishing
+                    self.errors.append(f"snapshot: {type(exc).__name__}: {exc}")
+                    continue
+                for s in subscribers:
+                    if s.scope == scope:
+                        s.loop.call_soon_threadsafe(_replace_latest, s.queue, message)
+            time.sleep(self.min_gap_s)
+
+    def _start(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        with self._guard:
+            self._threads.append(thread)
+        thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._changed.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def _replace_latest(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> None:
+    with contextlib.suppress(asyncio.QueueEmpty):
+        queue.get_nowait()
+    queue.put_nowait(message)
+
+
+def sse(message: dict[str, Any]) -> bytes:
+    """One server-sent event carrying ``message`` as JSON."""
+    return f"data: {json.dumps(message, default=str, separators=(',', ':'))}\n\n".encode()
+
+
+__all__ = ["LIVE_KPIS", "LiveHub", "QueueNow", "Snapshot", "snapshot", "sse"]

@@ -46,9 +46,11 @@ import io
 import itertools
 import time as time_mod
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -937,12 +939,16 @@ def follow(
     idle_timeout_s: float | None = None,
     stop: Event | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
+    lock: AbstractContextManager[Any] | None = None,
 ) -> IngestReport:
     """Tail a queue_log as Asterisk writes it: load complete lines every ``poll_s``.
 
     Stops when ``stop`` is set, or after ``idle_timeout_s`` without a new line. A file
     replaced by rotation (different first bytes, or shorter) is read from its start.
+    ``lock`` (e.g. a server's lock around its warehouse) is held for each look at the
+    file and each batch, and released between them.
     """
+    guard: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
     options = options or IngestOptions()
     timezones.zone(options.zone)
     resolved = files.resolve(path)
@@ -950,7 +956,8 @@ def follow(
     layout = detect_layout(resolved)
     last_data = time_mod.monotonic()
     while not (stop and stop.is_set()):
-        start = files.resume_point(wh.con, SOURCE, resolved)
+        with guard:
+            start = files.resume_point(wh.con, SOURCE, resolved)
         if start.byte_offset == 0 and start.lines_read == 0:
             layout = detect_layout(resolved)
         got = False
@@ -958,12 +965,13 @@ def follow(
             resolved, start, batch_bytes=options.batch_bytes, include_unterminated=False
         ):
             got = True
-            batch = _load_chunk(wh, resolved, layout, options, chunk, start.head_hash)
-            settle_sessions(wh)
+            with guard:
+                batch = _load_chunk(wh, resolved, layout, options, chunk, start.head_hash)
+                settle_sessions(wh)
+                start = files.resume_point(wh.con, SOURCE, resolved)
             report.merge(batch)
             if on_batch:
                 on_batch(batch)
-            start = files.resume_point(wh.con, SOURCE, resolved)
         now = time_mod.monotonic()
         if got:
             last_data = now
