@@ -74,9 +74,9 @@ def serve(
 
     if not 0 < port < 65536:
         raise UserError(f"--port {port}: expected 1 to 65535")
-    store = _store(db, auth)
     wh = open_warehouse(db, must_exist=True)
     try:
+        store = _store(db, auth)
         app = create_app(wh, auth=store, catalog_files=catalog or ())
     except Exception:
         wh.close()
