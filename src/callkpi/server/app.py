@@ -185,9 +185,12 @@ def create_app(
     auth: AuthStore | str | Path,
     catalog_files: Sequence[str | Path] = (),
     secure_cookies: bool = False,
+    lock: "threading.Lock | None" = None,
 ) -> FastAPI:
     """The server for one warehouse (a path is opened now and closed on shutdown) and one
-    auth file. ``secure_cookies`` marks the session cookie Secure (behind HTTPS)."""
+    auth file. ``secure_cookies`` marks the session cookie Secure (behind HTTPS). Engine
+    queries hold ``lock`` (``app.state.engine_lock``): whatever else uses the warehouse
+    in this process, such as live ingestion, takes the same lock."""
     owned = not isinstance(db, Warehouse)
     wh = Warehouse(db) if not isinstance(db, Warehouse) else db
     store = auth if isinstance(auth, AuthStore) else AuthStore(auth)
@@ -195,7 +198,7 @@ def create_app(
         load_catalog([Path(p) for p in catalog_files]) if catalog_files else builtin_catalog()
     )
     semantic = semantic_model()
-    engine_lock = threading.Lock()
+    engine_lock = lock or threading.Lock()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -216,6 +219,7 @@ def create_app(
     app.add_middleware(_QueryStringLimit, limit=MAX_QUERY_STRING)
     app.state.warehouse = wh
     app.state.auth = store
+    app.state.engine_lock = engine_lock
 
     # -- errors ---------------------------------------------------------------------------
 
