@@ -1,4 +1,5 @@
-"""The 15-minute roll-up gives exactly the raw path's numbers, and stays current."""
+"""Every level of the calls roll-up gives exactly the raw path's numbers, a query uses the
+smallest level that can answer it, and every level stays current."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import datetime as dt
 from pathlib import Path
 
 import ibis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from callkpi.ingest import queue_log
 from callkpi.ingest.options import IngestOptions
 from callkpi.kpi import Compiler, KpiQuery, run_query
+from callkpi.model import ROLLUP_LEVELS
 from callkpi.store import Warehouse, arrow_rows, rollup
+
+LEVELS = tuple(level.table for level in ROLLUP_LEVELS)
 
 # KPIs the roll-up can answer with the default parameters.
 ROLLUP_KPIS = (
@@ -45,6 +49,7 @@ calls = st.lists(
             "queue": st.sampled_from(["q1", "q2", None]),
             "agent": st.sampled_from(["a1", "a2", "a3", None]),
             "tenant": st.sampled_from(["t1", "t2"]),
+            "wrap_code": st.sampled_from(["w1", "w2", None]),
             "direction": st.sampled_from(["in", "in", "in", "out"]),
             "outcome": st.sampled_from(
                 ["answered", "answered", "abandoned", "timed_out", "blocked", "in_progress"]
@@ -65,16 +70,25 @@ queries = st.fixed_dictionaries(
         "kpis": st.lists(st.sampled_from(ROLLUP_KPIS), min_size=1, max_size=5, unique=True),
         "by": st.lists(
             st.sampled_from(
-                ["queue", "agent", "tenant", "team", "hour_of_day", "weekday", "outcome"]
+                [
+                    *("queue", "agent", "tenant", "team", "hour_of_day", "weekday"),
+                    *("outcome", "wrap_code"),
+                ]
             ),
             max_size=2,
             unique=True,
         ),
-        "grain": st.sampled_from(["15min", "30min", "hour", "day", "week", "month", "all"]),
-        "tz": st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu"]),
-        "bounded": st.booleans(),
+        "grain": st.sampled_from(["day", "all", "week", "month", "15min", "30min", "hour"]),
+        # UTC twice: the day levels can answer only queries in a zone without offset
+        "tz": st.sampled_from(["UTC", "UTC", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu"]),
+        "bounds": st.sampled_from(["days", "none", "quarter hours"]),
     }
 )
+BOUNDS = {
+    "none": (None, None),
+    "quarter hours": (dt.datetime(2026, 10, 24, 6, 15), dt.datetime(2026, 10, 26, 18, 0)),
+    "days": (dt.datetime(2026, 10, 24), dt.datetime(2026, 10, 26)),
+}
 
 
 def _rows(spec: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -89,6 +103,7 @@ def _rows(spec: list[dict[str, object]]) -> list[dict[str, object]]:
                 "queue": c["queue"],
                 "agent": c["agent"],
                 "tenant": c["tenant"],
+                "wrap_code": c.get("wrap_code"),
                 "entered_at": entered,
                 "outcome": c["outcome"],
                 "wait_s": c["wait_s"],
@@ -103,39 +118,93 @@ def _rows(spec: list[dict[str, object]]) -> list[dict[str, object]]:
     return rows
 
 
+def _levels_used(wh: Warehouse, query: KpiQuery, levels: tuple[str, ...] = LEVELS) -> set[str]:
+    expr, _ = Compiler(wh, rollup_levels=levels).compile(query)
+    sql = ibis.to_sql(expr)
+    return {level for level in LEVELS if f'"{level}"' in sql}
+
+
 def _uses_rollup(wh: Warehouse, query: KpiQuery) -> bool:
-    expr, _ = Compiler(wh).compile(query)
-    return "calls_rollup" in ibis.to_sql(expr)
+    return bool(_levels_used(wh, query))
+
+
+def _load_agents(wh: Warehouse) -> None:
+    wh.load(
+        "agents",
+        arrow_rows(
+            "agents",
+            [
+                {"agent": "a1", "team": "red", "source": "test"},
+                {"agent": "a2", "team": "red", "source": "test"},
+                {"agent": "a3", "team": "blue", "source": "test"},
+            ],
+        ),
+    )
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=calls, q=queries)
-def test_rollup_gives_the_raw_numbers(spec: list[dict[str, object]], q: dict) -> None:
+def test_every_rollup_level_gives_the_raw_numbers(spec: list[dict[str, object]], q: dict) -> None:
+    """Each level on its own, whenever it can answer the query; the 15-minute level by
+    every dimension always can (these KPIs, thresholds, zones and bounds)."""
     with Warehouse(":memory:") as wh:
         with wh.transaction():
             wh.load("calls", arrow_rows("calls", _rows(spec)))
-            wh.load(
-                "agents",
-                arrow_rows(
-                    "agents",
-                    [
-                        {"agent": "a1", "team": "red", "source": "test"},
-                        {"agent": "a2", "team": "red", "source": "test"},
-                        {"agent": "a3", "team": "blue", "source": "test"},
-                    ],
-                ),
-            )
+            _load_agents(wh)
+        start, end = BOUNDS[q["bounds"]]
         query = KpiQuery(
             kpis=tuple(q["kpis"]),
             by=tuple(q["by"]),
             grain=q["grain"],
             tz=q["tz"],
-            start=dt.datetime(2026, 10, 24, 6, 15) if q["bounded"] else None,
-            end=dt.datetime(2026, 10, 26, 18, 0) if q["bounded"] else None,
+            start=start,
+            end=end,
         )
-        assert _uses_rollup(wh, query)
         raw = run_query(wh, query, use_rollup=False).rows
+        assert _levels_used(wh, query, ("calls_rollup",)) == {"calls_rollup"}
+        for level in LEVELS:
+            if _levels_used(wh, query, (level,)) == {level}:
+                event(f"served by {level}")
+                served = Compiler(wh, rollup_levels=(level,)).run(query).rows
+                assert served == raw, level
+        assert len(_levels_used(wh, query)) == 1
         assert run_query(wh, query).rows == raw
+
+
+def test_a_query_uses_the_smallest_level_that_can_answer_it(wh: Warehouse) -> None:
+    spec = [
+        {
+            **{"minute": 10 + i * 97, "second": 0, "queue": "q1", "agent": "a1", "tenant": "t1"},
+            **{"wrap_code": "w1", "direction": "in", "outcome": "answered", "wait_s": 30},
+            **{"talk_s": 60, "acw_s": 5, "transferred": False, "escalated": None},
+            "resolved": True,
+        }
+        for i in range(20)
+    ]
+    with wh.transaction():
+        wh.load("calls", arrow_rows("calls", _rows(spec)))
+        _load_agents(wh)
+    days = {"start": dt.datetime(2026, 10, 24), "end": dt.datetime(2026, 10, 26)}
+    kpis = ("service_level", "asa", "aht", "abandon_rate", "answered", "resolution_rate")
+    berlin = {**days, "tz": "Europe/Berlin"}
+    expected = [
+        (KpiQuery(kpis, by=("queue",), grain="day", **days), "calls_rollup_day"),
+        (KpiQuery(kpis, by=("wrap_code",), **days), "calls_rollup_day"),
+        (KpiQuery(kpis, by=("agent",), **days), "calls_rollup_agent_day"),
+        (KpiQuery(kpis, by=("team",), grain="week", **days), "calls_rollup_agent_day"),
+        (KpiQuery(kpis, by=("queue",), grain="30min", **days), "calls_rollup_queue"),
+        (KpiQuery(kpis, by=("hour_of_day", "weekday"), **days), "calls_rollup_queue"),
+        (KpiQuery(kpis, by=("queue",), grain="day", **berlin), "calls_rollup_queue"),
+        (KpiQuery(kpis, by=("agent",), grain="hour", **days), "calls_rollup"),
+        (KpiQuery(kpis, by=("agent", "wrap_code"), **days), "calls_rollup"),
+        (
+            KpiQuery(kpis, by=("queue",), start=dt.datetime(2026, 10, 24, 6, 15)),
+            "calls_rollup_queue",
+        ),
+    ]
+    for query, level in expected:
+        assert _levels_used(wh, query) == {level}, (query, level)
+        assert run_query(wh, query).rows == run_query(wh, query, use_rollup=False).rows
 
 
 def test_rollup_is_skipped_when_it_cannot_answer(wh: Warehouse) -> None:
@@ -271,11 +340,50 @@ def test_rollup_stays_current_through_every_writer(wh: Warehouse, tmp_path: Path
                 ),
             ),
         )
-    kept = wh.sql("SELECT * FROM calls_rollup ORDER BY ALL")
+    kept = {level: wh.sql(f"SELECT * FROM {level} ORDER BY ALL") for level in LEVELS}
     with wh.transaction() as con:
         rollup.rebuild(con)
-    assert wh.sql("SELECT * FROM calls_rollup ORDER BY ALL") == kept
+    for level in LEVELS:
+        assert wh.sql(f"SELECT * FROM {level} ORDER BY ALL") == kept[level], level
+        assert wh.sql(f"SELECT sum(n) FROM {level}") == [(3,)], level
     assert wh.sql("SELECT sum(n) FROM calls_rollup") == [(3,)]
     assert wh.sql("SELECT count(*) FROM calls_rollup WHERE wrap_code = 'billing' AND resolved") == [
         (1,)
     ]
+
+
+def test_a_version_1_file_is_read_as_it_is_and_migrated_when_opened_for_writing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.duckdb"
+    spec = [
+        {
+            **{"minute": 7 + i * 131, "second": 0, "queue": "q1", "agent": "a2", "tenant": "t1"},
+            **{"wrap_code": None, "direction": "in", "outcome": "answered", "wait_s": i},
+            **{"talk_s": 60, "acw_s": 5, "transferred": i % 3 == 0, "escalated": None},
+            "resolved": None,
+        }
+        for i in range(30)
+    ]
+    with Warehouse(path) as wh:
+        with wh.transaction():
+            wh.load("calls", arrow_rows("calls", _rows(spec)))
+            _load_agents(wh)
+        # what version 1 wrote: the 15-minute roll-up only
+        for level in LEVELS[:-1]:
+            wh.con.execute(f"DROP TABLE {level}")
+        wh.sql("UPDATE callkpi_meta SET value = '1' WHERE key = 'schema_version'")
+    query = KpiQuery(("service_level", "transfer_rate", "aht"), by=("agent",), grain="day")
+    with Warehouse(path, read_only=True) as old:
+        assert _levels_used(old, query) == {"calls_rollup"}
+        raw = run_query(old, query, use_rollup=False).rows
+        assert run_query(old, query).rows == raw
+    with Warehouse(path) as wh:
+        assert wh.schema_version == 2
+        assert _levels_used(wh, query) == {"calls_rollup_agent_day"}
+        assert run_query(wh, query).rows == raw
+        migrated = {level: wh.sql(f"SELECT * FROM {level} ORDER BY ALL") for level in LEVELS}
+        with wh.transaction() as con:
+            rollup.rebuild(con)
+        for level in LEVELS:
+            assert wh.sql(f"SELECT * FROM {level} ORDER BY ALL") == migrated[level], level

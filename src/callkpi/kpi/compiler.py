@@ -50,9 +50,10 @@ from callkpi.kpi.semantic import (
 )
 from callkpi.model import (
     ROLLUP_ANSWER_THRESHOLD_S,
-    ROLLUP_DIMENSIONS,
+    ROLLUP_LEVELS,
     ROLLUP_SHORT_ABANDON_S,
     TABLES,
+    RollupLevel,
 )
 from callkpi.store import Warehouse
 
@@ -110,12 +111,23 @@ class _Plan:
     keys: list[str] = field(default_factory=list)
 
 
-# What the calls roll-up can stand in for: flag columns for the default thresholds, and
-# the stored sums and maximum.
+# What the calls roll-up can stand in for: flag columns (or, on the coarser levels, flag
+# counts) for the default thresholds, and the stored sums and maximum.
 _ROLLUP_FLAGS = {
     ("wait_s", "<", "short_abandon_s"): ("wait_lt_short", True, ROLLUP_SHORT_ABANDON_S),
     ("wait_s", ">=", "short_abandon_s"): ("wait_lt_short", False, ROLLUP_SHORT_ABANDON_S),
     ("wait_s", "<=", "answer_threshold_s"): ("wait_le_threshold", True, ROLLUP_ANSWER_THRESHOLD_S),
+}
+_ROLLUP_COUNT_OF = {
+    # (column, op, value or parameter): the coarser levels' count column, and the
+    # parameter's value it was counted with
+    ("wait_s", "<", "short_abandon_s"): ("n_wait_lt_short", ROLLUP_SHORT_ABANDON_S),
+    ("wait_s", "<=", "answer_threshold_s"): ("n_wait_le_threshold", ROLLUP_ANSWER_THRESHOLD_S),
+    ("customer_key", "is not null", ""): ("n_customer_known", None),
+    ("transferred", "=", "True"): ("n_transferred", None),
+    ("escalated", "=", "True"): ("n_escalated", None),
+    ("resolved", "=", "True"): ("n_resolved", None),
+    ("resolved", "is not null", ""): ("n_resolution_known", None),
 }
 _ROLLUP_SUMS = {
     "wait_s": "wait_s_sum",
@@ -124,14 +136,20 @@ _ROLLUP_SUMS = {
     "acw_s": "acw_s_sum",
     "handle_s": "handle_s_sum",
 }
-_ROLLUP_COLUMNS = {*ROLLUP_DIMENSIONS, "transferred", "escalated", "resolved"}
-_ROLLUP_MODEL = TableModel(
-    table="calls_rollup",
-    time="bucket_utc",
-    dimensions=ROLLUP_DIMENSIONS,
-    joins=(Join(table="agents", key="agent", dimensions=("team", "supervisor")),),
-)
-_QUARTER_HOUR_S = 900
+_ROLLUP_FLAG_COLUMNS = {"transferred", "escalated", "resolved"}
+_AGENT_JOIN = Join(table="agents", key="agent", dimensions=("team", "supervisor"))
+_ROLLUP_MODELS = {
+    level.table: TableModel(
+        table=level.table,
+        time="bucket_utc",
+        dimensions=level.dimensions,
+        joins=(_AGENT_JOIN,) if "agent" in level.dimensions else (),
+    )
+    for level in ROLLUP_LEVELS
+}
+_EPOCH = dt.datetime(1970, 1, 1)
+_DAY_S = 86_400
+_GRAIN_S = {"15min": 900, "30min": 1800, "hour": 3600}
 
 
 class Compiler:
@@ -142,11 +160,15 @@ class Compiler:
         semantic: SemanticModel | None = None,
         *,
         use_rollup: bool = True,
+        rollup_levels: Sequence[str] | None = None,
     ) -> None:
+        """``rollup_levels``: the roll-up tables a query may use (default: all of them;
+        tests and benchmarks name one to check or time it)."""
         self.wh = wh
         self.catalog = catalog or builtin_catalog()
         self.semantic = semantic or semantic_model()
         self.use_rollup = use_rollup
+        self.rollup_levels = None if rollup_levels is None else frozenset(rollup_levels)
         self._spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
 
     # -- planning -------------------------------------------------------------------------
@@ -354,6 +376,8 @@ class Compiler:
         warehouse (calls, dials, agent states, ...; not long-lived reference records), the
         same for every query, so one KPI's value never depends on the others asked with
         it. An open span (an agent still logged in) counts until the range's end."""
+        if plan.start is not None and plan.end is not None:  # no need to look at the data
+            return plan.start, max(plan.end, plan.start + dt.timedelta(microseconds=1))
         lo, hi = self._activity_span(plan.query.tz)
         start = plan.start or lo
         end = plan.end or hi
@@ -556,7 +580,8 @@ class Compiler:
                 continue
             served = self._from_rollup(plan, table, time_col, ms)
             if served is not None:
-                parts.append(self._point_aggregate(plan, _ROLLUP_MODEL, "bucket_utc", served))
+                level_model, stored = served
+                parts.append(self._point_aggregate(plan, level_model, "bucket_utc", stored))
             else:
                 parts.append(self._point_aggregate(plan, model, time_col, ms))
         keys = [k for k in (BUCKET, OFFSET, *query.by) if parts and k in parts[0].columns]
@@ -609,51 +634,43 @@ class Compiler:
 
     def _from_rollup(
         self, plan: _Plan, table: str, time_col: str, measures: Sequence[Measure]
-    ) -> list[Measure] | None:
-        """The measures rewritten over the 15-minute roll-up, or None when the query
-        needs something it does not keep (a dimension, a non-default threshold, a
-        quantile, a range or zone that splits quarter hours)."""
+    ) -> tuple[TableModel, list[Measure]] | None:
+        """The first roll-up level (fewest rows first) that can answer these measures, and
+        the measures rewritten over it; None when none can (a dimension none keeps, a
+        non-default threshold, a quantile, a range or zone that splits their buckets)."""
         if not self.use_rollup or table != "calls" or time_col != "entered_at":
             return None
+        existing = self.wh.existing_tables()
+        for level in ROLLUP_LEVELS:
+            if self.rollup_levels is not None and level.table not in self.rollup_levels:
+                continue
+            if level.table not in existing or not self._level_fits(plan, level):
+                continue
+            rewritten = _rewrite_for_level(plan, level, measures)
+            if rewritten is not None:
+                return _ROLLUP_MODELS[level.table], rewritten
+        return None
+
+    def _level_fits(self, plan: _Plan, level: RollupLevel) -> bool:
+        """Whether every bucket of the level lies whole in one bucket of the query, inside
+        its range, with the query's dimensions kept by the level."""
         q = plan.query
-        allowed = {*_ROLLUP_MODEL.all_dimensions()}
-        if any(d not in allowed for d in (*q.by, *(d for d, _ in q.where))):
-            return None
+        allowed = {*_ROLLUP_MODELS[level.table].all_dimensions(), *DERIVED_DIMENSIONS}
+        needed = (*q.by, *(d for d, _ in q.where))
+        if any(d not in allowed for d in needed):
+            return False
+        if "hour_of_day" in needed and 3600 % level.seconds:
+            return False
+        if q.grain in _GRAIN_S and _GRAIN_S[q.grain] % level.seconds:
+            return False
         for bound in (plan.start, plan.end):
-            if bound is not None and (bound.timestamp() % _QUARTER_HOUR_S or bound.microsecond):
-                return None
+            if bound is not None and (bound - _EPOCH) % dt.timedelta(seconds=level.seconds):
+                return False
         lo, hi = self._range(plan)
-        table_offsets = timezones.offsets_from_utc(q.tz, lo, hi)
-        if any(o % _QUARTER_HOUR_S for o in table_offsets.offsets_s):
-            return None
-        rewritten = []
-        for m in measures:
-            filters = []
-            for f in m.filters:
-                flag = _ROLLUP_FLAGS.get((f.column, f.op, f.param or ""))
-                if flag is not None:
-                    column, value, default = flag
-                    if float(plan.params.get(f.param or "", default)) != default:
-                        return None
-                    filters.append(Filter(column=column, value=value))
-                elif f.column == "customer_key" and f.op == "is not null":
-                    filters.append(Filter(column="customer_known", value=True))
-                elif f.column in _ROLLUP_COLUMNS and f.param is None:
-                    filters.append(f)
-                else:
-                    return None
-            if m.agg == "count":
-                stored = Measure(name=m.name, table="calls_rollup", agg="sum", column="n")
-            elif m.agg == "sum" and m.column in _ROLLUP_SUMS:
-                stored = Measure(
-                    name=m.name, table="calls_rollup", agg="sum", column=_ROLLUP_SUMS[m.column]
-                )
-            elif m.agg == "max" and m.column == "wait_s":
-                stored = Measure(name=m.name, table="calls_rollup", agg="max", column="wait_s_max")
-            else:
-                return None
-            rewritten.append(stored.model_copy(update={"filters": tuple(filters)}))
-        return rewritten
+        offsets = timezones.offsets_from_utc(q.tz, lo, hi).offsets_s
+        if level.seconds >= _DAY_S:  # local days must be UTC days
+            return all(o == 0 for o in offsets)
+        return not any(o % level.seconds for o in offsets)
 
     def _join_peak(self, plan: _Plan, kpi: PeakKpi, joined: ir.Table, keys: list[str]) -> ir.Table:
         """The measure per ``kpi.interval`` inside each result bucket, and its maximum."""
@@ -801,6 +818,61 @@ def _common_filters(measures: Sequence[Measure]) -> list[Filter]:
     for m in measures[1:]:
         shared &= {f.key() for f in m.filters}
     return [f for f in measures[0].filters if f.key() in shared]
+
+
+def _rewrite_for_level(
+    plan: _Plan, level: RollupLevel, measures: Sequence[Measure]
+) -> list[Measure] | None:
+    """The measures over a roll-up level's stored columns, or None when one of them needs
+    something the level does not keep. The 15-minute level groups by the flags, so any
+    combination of them is a filter; the coarser ones keep one count per flag, so a
+    count may have one flag (its count column, required above 0 so that groups no call
+    matches do not appear, as on the calls) and a sum or maximum none."""
+    columns = {*level.dimensions, *(() if level.flags_as_counts else _ROLLUP_FLAG_COLUMNS)}
+    rewritten = []
+    for m in measures:
+        filters: list[Filter] = []
+        count_column = None
+        for f in m.filters:
+            flag_key = (f.column, f.op, f.param or ("" if f.value is None else str(f.value)))
+            if level.flags_as_counts and flag_key in _ROLLUP_COUNT_OF:
+                column, default = _ROLLUP_COUNT_OF[flag_key]
+                if (
+                    default is not None
+                    and float(plan.params.get(f.param or "", default)) != default
+                ):
+                    return None
+                if count_column is not None:
+                    return None
+                count_column = column
+                filters.append(Filter(column=column, op=">", value=0))
+                continue
+            flag = _ROLLUP_FLAGS.get((f.column, f.op, f.param or ""))
+            if not level.flags_as_counts and flag is not None:
+                column, value, default = flag
+                if float(plan.params.get(f.param or "", default)) != default:
+                    return None
+                filters.append(Filter(column=column, value=value))
+            elif not level.flags_as_counts and f.column == "customer_key" and f.op == "is not null":
+                filters.append(Filter(column="customer_known", value=True))
+            elif f.column in columns and f.param is None:
+                filters.append(f)
+            else:
+                return None
+        if m.agg == "count":
+            stored = Measure(name=m.name, table=level.table, agg="sum", column=count_column or "n")
+        elif count_column is not None:
+            return None
+        elif m.agg == "sum" and m.column in _ROLLUP_SUMS:
+            stored = Measure(
+                name=m.name, table=level.table, agg="sum", column=_ROLLUP_SUMS[m.column]
+            )
+        elif m.agg == "max" and m.column == "wait_s":
+            stored = Measure(name=m.name, table=level.table, agg="max", column="wait_s_max")
+        else:
+            return None
+        rewritten.append(stored.model_copy(update={"filters": tuple(filters)}))
+    return rewritten
 
 
 def _outer_join(parts: Sequence[ir.Table], keys: Sequence[str]) -> ir.Table:

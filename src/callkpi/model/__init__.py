@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump when a table changes shape, and add a migration in :mod:`callkpi.store.migrations`."""
 
 
@@ -599,6 +599,86 @@ CALLS_ROLLUP = Table(
     internal=True,
 )
 
+
+@dataclass(frozen=True)
+class RollupLevel:
+    """One level of the calls roll-up: UTC buckets of ``seconds`` by ``dimensions``.
+
+    The 15-minute level by every roll-up dimension keeps the wait and outcome flags as
+    columns to group by (exact for any combination of them); the coarser levels are built
+    from it and keep, instead, a count per flag (:data:`ROLLUP_COUNTS`), so they serve the
+    measures with at most one flag and aggregate far more."""
+
+    table: str
+    seconds: int
+    dimensions: tuple[str, ...]
+    flags_as_counts: bool
+
+
+ROLLUP_COUNTS: dict[str, str] = {
+    "n_transferred": "transferred",
+    "n_escalated": "escalated",
+    "n_resolved": "resolved",
+    "n_resolution_known": "resolved IS NOT NULL",
+    "n_customer_known": "customer_known",
+    "n_wait_lt_short": "wait_lt_short",
+    "n_wait_le_threshold": "wait_le_threshold",
+}
+"""The coarser levels' flag counts: column -> the condition over the 15-minute level."""
+
+ROLLUP_SUMS: tuple[str, ...] = (
+    "wait_s_sum",
+    "talk_s_sum",
+    "hold_s_sum",
+    "acw_s_sum",
+    "handle_s_sum",
+)
+
+_NO_AGENT = tuple(d for d in ROLLUP_DIMENSIONS if d != "agent")
+_NO_AGENT_NOR_WRAP = tuple(d for d in _NO_AGENT if d != "wrap_code")
+ROLLUP_LEVELS: tuple[RollupLevel, ...] = (
+    RollupLevel("calls_rollup_day", 86_400, _NO_AGENT, True),
+    RollupLevel(
+        "calls_rollup_agent_day",
+        86_400,
+        tuple(d for d in ROLLUP_DIMENSIONS if d != "wrap_code"),
+        True,
+    ),
+    RollupLevel("calls_rollup_queue", 900, _NO_AGENT_NOR_WRAP, True),
+    RollupLevel("calls_rollup", 900, ROLLUP_DIMENSIONS, False),
+)
+"""Every level of the calls roll-up, in the order a query tries them (fewest rows first:
+a query is answered from the first level that has all it needs)."""
+
+
+def _coarse_rollup(level: RollupLevel, what: str) -> Table:
+    return Table(
+        level.table,
+        f"Additive totals of calls by UTC {what} and "
+        f"{', '.join(level.dimensions)}, built from calls_rollup and kept current with it; "
+        "counts per flag instead of flag columns (default thresholds: 5 s short abandon, "
+        "20 s answer).",
+        (
+            _c("bucket_utc", "TIMESTAMP", f"the UTC {what} the calls entered in", nullable=False),
+            *(_c(d, "VARCHAR") for d in level.dimensions),
+            _c("n", "BIGINT", "calls", nullable=False),
+            *(
+                _c(c, "BIGINT", f"calls with {cond}", nullable=False)
+                for c, cond in ROLLUP_COUNTS.items()
+            ),
+            *(_c(c, "DOUBLE") for c in ROLLUP_SUMS[:1]),
+            _c("wait_s_max", "DOUBLE"),
+            *(_c(c, "DOUBLE") for c in ROLLUP_SUMS[1:]),
+        ),
+        derived=True,
+        internal=True,
+    )
+
+
+CALLS_ROLLUP_DAY = _coarse_rollup(ROLLUP_LEVELS[0], "day")
+CALLS_ROLLUP_AGENT_DAY = _coarse_rollup(ROLLUP_LEVELS[1], "day")
+CALLS_ROLLUP_QUEUE = _coarse_rollup(ROLLUP_LEVELS[2], "quarter hour")
+
 SCHEDULE_ADHERENCE = Table(
     "schedule_adherence",
     "Where each agent's scheduled work blocks meet what the agent did: the parts of work "
@@ -646,6 +726,9 @@ TABLES: dict[str, Table] = {
         PENDING_AGENT_STATES,
         TARGETS,
         CALLS_ROLLUP,
+        CALLS_ROLLUP_DAY,
+        CALLS_ROLLUP_AGENT_DAY,
+        CALLS_ROLLUP_QUEUE,
         SCHEDULE_ADHERENCE,
     )
 }

@@ -148,6 +148,12 @@ class Warehouse:
             raise WarehouseError(f"unknown table {name!r}; known: {', '.join(sorted(TABLES))}")
         return self.ibis.table(name)
 
+    def existing_tables(self) -> frozenset[str]:
+        """The tables and views the file has (an older file opened read-only may lack the
+        newer ones)."""
+        rows = self.sql("SELECT table_name FROM information_schema.tables")
+        return frozenset(r[0] for r in rows)
+
     def sql(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a query and fetch all rows (for small results: tests, summaries)."""
         with self._lock:
