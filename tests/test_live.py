@@ -14,7 +14,7 @@ import pytest
 from callkpi.goals.targets import TargetSpec, set_targets
 from callkpi.ingest.events import EventSpool
 from callkpi.kpi import KpiQuery, run_query
-from callkpi.live import LIVE_KPIS, LiveHub, snapshot
+from callkpi.live import LIVE_KPIS, LiveHub, LiveScope, snapshot
 from callkpi.store import Warehouse
 
 MSK = "Europe/Moscow"
@@ -119,6 +119,12 @@ def test_a_tenant_sees_only_its_queues_calls_and_agents(floor: Warehouse) -> Non
     assert [q["queue"] for q in snap["queues"]] == ["q"]
     assert {c["call_id"] for c in snap["waiting_calls"]} == {"c2", "c3"}
     assert {a["agent"] for a in snap["agents"]} == {"a1", "a2", "a3"}
+    a2 = snapshot(floor, tz=MSK, now=NOW, agents={"a2"}).to_json()
+    assert [a["agent"] for a in a2["agents"]] == ["a2"]
+    assert [q["queue"] for q in a2["queues"]] == ["q"]  # the queue a2 is logged in to
+    assert {c["call_id"] for c in a2["waiting_calls"]} == {"c2", "c3"}
+    b1 = snapshot(floor, tz=MSK, now=NOW, agents={"b1"}, tenants={"acme"}).to_json()
+    assert (b1["queues"], b1["agents"]) == ([], [])
     nobody = snapshot(floor, tz=MSK, now=NOW, tenants={"gamma"}).to_json()
     assert (nobody["queues"], nobody["waiting_calls"], nobody["agents"]) == ([], [], [])
 
@@ -155,8 +161,8 @@ def test_posted_events_reach_subscribers_in_their_scope(wh: Warehouse, tmp_path:
     hub = LiveHub(wh, spool_dir=tmp_path / "spool", tz=MSK, tick_s=0.5)
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any], float]:
-        acme = hub.subscribe(frozenset({"acme"}))
-        beta = hub.subscribe(frozenset({"beta"}))
+        acme = hub.subscribe(LiveScope(tenants=frozenset({"acme"})))
+        beta = hub.subscribe(LiveScope(tenants=frozenset({"beta"})))
         first = await anext(acme)
         assert first["queues"] == [] and first["waiting_calls"] == []
         await anext(beta)
@@ -189,7 +195,7 @@ def test_a_followed_queue_log_reaches_subscribers(wh: Warehouse, tmp_path: Path)
     hub.follow(log, tenant="acme", poll_s=0.05)
 
     async def scenario() -> dict[str, Any]:
-        stream = hub.subscribe(None)
+        stream = hub.subscribe()
         await anext(stream)
         epoch = int(time.time()) - 5
         with log.open("a") as out:

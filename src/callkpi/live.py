@@ -90,8 +90,11 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 
 
 def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
-             tenants: set[str] | None = None, interval_min: int = 30) -> Snapshot:
-    """The floor at ``now`` (aware; default the current time)."""
+             tenants: set[str] | None = None, agents: set[str] | None = None,
+             interval_min: int = 30) -> Snapshot:
+    """The floor at ``now`` (aware; default the current time). ``tenants`` and ``agents``
+    (None: all) limit what is shown: with ``agents``, only those agents and the queues
+    they are logged in to."""
     from callkpi.goals.periods import Period
     from callkpi.goals.targets import applicable, list_targets
     from callkpi.kpi import KpiQuery, run_query
@@ -147,7 +150,8 @@ def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
     shown = []
     for agent in _agents(wh, utc):
         in_scope = [q for q in agent["queues"] if any(allowed(t) for t in tenant_of.get(q, ()))]
-        if tenants is not None and not in_scope:
+        if (tenants is not None and not in_scope) or (
+                agents is not None and agent["agent"] not in agents):
             continue
         agent["queues"] = in_scope
         for queue in in_scope:
@@ -163,6 +167,10 @@ def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
         target = applicable(targets, "service_level", period, chain)
         q.service_level_target = target["target"] if target else None
     ordered = sorted(queues.values(), key=lambda q: (q.tenant or "", q.queue))
+    if agents is not None:
+        theirs = {q for a in shown for q in a["queues"]}
+        ordered = [q for q in ordered if q.queue in theirs]
+        waiting_calls = [c for c in waiting_calls if c["queue"] in theirs]
     return Snapshot(local, tz, interval_start.replace(tzinfo=timezones.zone(tz)), ordered,
                     waiting_calls, shown)
 
@@ -208,13 +216,21 @@ def _agents(wh: Warehouse, utc: dt.datetime) -> list[dict[str, Any]]:
 
 # -- the hub: live ingestion in, snapshots out ------------------------------------------
 
-Scope = frozenset[str] | None
-"""The tenants a subscriber may see; None = all."""
+@dataclass(frozen=True)
+class LiveScope:
+    """What a subscriber may see: these tenants' queues (None: all), and of the agents
+    only these (None: all) together with the queues they are logged in to."""
+
+    tenants: frozenset[str] | None = None
+    agents: frozenset[str] | None = None
+
+
+EVERYTHING = LiveScope()
 
 
 @dataclass
 class _Subscriber:
-    scope: Scope
+    scope: LiveScope
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[dict[str, Any]]
 
@@ -285,13 +301,16 @@ class LiveHub:
 
     # -- out -----------------------------------------------------------------------------
 
-    def snapshot(self, scope: Scope = None, now: dt.datetime | None = None) -> dict[str, Any]:
+    def snapshot(self, scope: LiveScope = EVERYTHING,
+                 now: dt.datetime | None = None) -> dict[str, Any]:
         with self.lock:
-            snap = snapshot(self.wh, tz=self.tz, now=now, interval_min=self.interval_min,
-                            tenants=None if scope is None else set(scope))
+            snap = snapshot(
+                self.wh, tz=self.tz, now=now, interval_min=self.interval_min,
+                tenants=None if scope.tenants is None else set(scope.tenants),
+                agents=None if scope.agents is None else set(scope.agents))
         return snap.to_json()
 
-    async def subscribe(self, scope: Scope = None) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self, scope: LiveScope = EVERYTHING) -> AsyncIterator[dict[str, Any]]:
         """Snapshots for ``scope`` as they are published, the first one at once."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1)
         subscriber = _Subscriber(scope, asyncio.get_running_loop(), queue)
@@ -365,4 +384,5 @@ def sse(message: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(message, default=str, separators=(',', ':'))}\n\n".encode()
 
 
-__all__ = ["LIVE_KPIS", "LiveHub", "QueueNow", "Snapshot", "snapshot", "sse"]
+__all__ = ["EVERYTHING", "LIVE_KPIS", "LiveHub", "LiveScope", "QueueNow", "Snapshot",
+           "snapshot", "sse"]

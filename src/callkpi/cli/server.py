@@ -66,6 +66,14 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option(help="Mark the session cookie Secure (when served over HTTPS).")
     ] = False,
+    tz: Annotated[
+        str, typer.Option(help="Zone of 'today' on the live floor and of naive queue_log times.")
+    ] = "UTC",
+    follow: Annotated[
+        list[Path] | None,
+        typer.Option(help="Tail this Asterisk queue_log live (repeatable; PATH or "
+                          "PATH=TENANT)."),
+    ] = None,
 ) -> None:
     """Serve the REST API (docs at /docs, OpenAPI at /api/openapi.json)."""
     import uvicorn
@@ -77,7 +85,9 @@ def serve(
     wh = open_warehouse(db, must_exist=True)
     try:
         store = _store(db, auth)
-        app = create_app(wh, auth=store, catalog_files=catalog or ())
+        followed = [_followed(str(p)) for p in follow or ()]
+        app = create_app(wh, auth=store, catalog_files=catalog or (), tz=tz, follow=followed,
+                         secure_cookies=secure_cookies)
     except Exception:
         wh.close()
         raise
@@ -92,10 +102,24 @@ def serve(
             highlight=False,
         )
     err.print(f"callkpi serving {db} on http://{host}:{port} (API docs: /docs)", highlight=False)
+    for path, tenant in followed:
+        err.print(f"following {path}" + (f" for tenant {tenant}" if tenant else ""),
+                  highlight=False)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
     finally:
         wh.close()
+
+
+def _followed(text: str) -> tuple[Path, str | None]:
+    """``PATH`` or ``PATH=TENANT`` -> the file (which must exist) and its tenant."""
+    path, sep, tenant = text.rpartition("=") if "=" in text else (text, "", "")
+    if sep and not tenant:
+        raise UserError(f"--follow {text!r}: expected PATH or PATH=TENANT")
+    resolved = Path(path)
+    if not resolved.is_file():
+        raise UserError(f"--follow {text!r}: no such file {resolved}")
+    return resolved, tenant or None
 
 
 @users_app.command("add")

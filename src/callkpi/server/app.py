@@ -38,6 +38,7 @@ from callkpi.kpi import (
 )
 from callkpi.kpi.docs import dimensions_of
 from callkpi.kpi.semantic import semantic_model
+from callkpi.live import LiveHub
 from callkpi.server.auth import (
     MAX_NAME,
     SESSION_HOURS,
@@ -48,6 +49,7 @@ from callkpi.server.auth import (
     RateLimited,
     User,
 )
+from callkpi.server.live_routes import add_live_routes
 from callkpi.server.scopes import ScopeChoice, ScopeError, merge_rows, scoped_queries
 from callkpi.store import Warehouse
 
@@ -186,11 +188,19 @@ def create_app(
     catalog_files: Sequence[str | Path] = (),
     secure_cookies: bool = False,
     lock: "threading.Lock | None" = None,
+    tz: str = "UTC",
+    follow: Sequence[tuple[str | Path, str | None]] = (),
+    spool_dir: str | Path | None = None,
 ) -> FastAPI:
     """The server for one warehouse (a path is opened now and closed on shutdown) and one
     auth file. ``secure_cookies`` marks the session cookie Secure (behind HTTPS). Engine
     queries hold ``lock`` (``app.state.engine_lock``): whatever else uses the warehouse
-    in this process, such as live ingestion, takes the same lock."""
+    in this process, such as live ingestion, takes the same lock.
+
+    Live (``app.state.live``, a :class:`callkpi.live.LiveHub`): ``tz`` is the zone of
+    "today" and of naive queue_log times; ``follow`` lists queue_log files to tail, each
+    with its tenant; posted events are spooled in ``spool_dir`` (default: ``DB.live/``
+    next to the warehouse)."""
     owned = not isinstance(db, Warehouse)
     wh = Warehouse(db) if not isinstance(db, Warehouse) else db
     store = auth if isinstance(auth, AuthStore) else AuthStore(auth)
@@ -199,10 +209,16 @@ def create_app(
     )
     semantic = semantic_model()
     engine_lock = lock or threading.Lock()
+    timezones.zone(tz)
+    hub = LiveHub(wh, lock=engine_lock, tz=tz,
+                  spool_dir=spool_dir or Path(f"{wh.path}.live"))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for path, tenant in follow:
+            hub.follow(path, tenant=tenant, tz=tz)
         yield
+        hub.close()
         if owned:
             wh.close()
 
@@ -220,6 +236,7 @@ def create_app(
     app.state.warehouse = wh
     app.state.auth = store
     app.state.engine_lock = engine_lock
+    app.state.live = hub
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -525,6 +542,7 @@ def create_app(
         rows = merge_rows(query, [r.rows for r in results])
         return Response(rows_json(rows, results[0].columns), media_type="application/json")
 
+    add_live_routes(app, hub=hub, caller=caller, store=store, client_of=_client)
     return app
 
 
