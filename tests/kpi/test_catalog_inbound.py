@@ -543,6 +543,10 @@ def test_dst_fall_back_in_berlin(wh: Warehouse) -> None:
         ("2026-10-25T23:00:00+01:00", 1, 1, 0.5, 1),
         ("2026-10-26T00:00:00+01:00", 1, 1, 0.5, 1),
     ]
+    halves = _rows(wh, "offered", "peak_interval_calls", grain="30min", **berlin)
+    # at the interval's own grain the busiest interval of a bucket is the bucket
+    assert [r["peak_interval_calls"] for r in halves] == [r["offered"] for r in halves]
+    assert sum(r["offered"] for r in halves) == 9
     days = _rows(wh, *kpis, "answer_rate", grain="day", **berlin)
     assert [tuple(r.values()) for r in days] == [
         ("2026-10-24T00:00:00+02:00", 1, 1, _approx(1800 / 86400), 1, 1.0),

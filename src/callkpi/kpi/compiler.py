@@ -684,6 +684,11 @@ class Compiler:
         m = plan.measures[kpi.measure]
         if m.is_interval:
             raise QueryError(f"{kpi.id}: peak needs a point measure, {m.name} is not one")
+        column = f"_peak_{kpi.id}"
+        if q.grain == kpi.interval and m.name in joined.columns:
+            # The busiest interval of a bucket that is one interval: the measure itself
+            # (a group without it is 0 either way).
+            return joined.mutate(**{column: joined[m.name]})
         model = self.semantic.tables[m.table]
         fine_plan = _Plan(
             replace(q, grain=kpi.interval),
@@ -703,7 +708,6 @@ class Compiler:
                 outer[OFFSET] = fine[OFFSET]
         for dim in q.by:
             outer[dim] = fine[dim]
-        column = f"_peak_{kpi.id}"
         peak = (
             fine.group_by(**outer).aggregate(**{column: fine[m.name].max()})
             if outer
@@ -784,15 +788,23 @@ class Compiler:
                 *((record[d] is None, str(record[d])) for d in query.by),
             )
 
+        sample_keys = [k for k in (records[0] if records else {}) if k.endswith("__n")]
+        starts: dict[tuple[Any, Any], str] = {}  # a bucket's period_start, made once
         rows = []
         for record in sorted(records, key=order):
             row: dict[str, Any] = {dim: record[dim] for dim in query.by}
             if BUCKET in keys:
-                row["period_start"] = buckets.period_start(
-                    record[BUCKET], query.grain, query.tz, record.get(OFFSET)
-                )
-            row.update({kpi_id: _number(record[kpi_id]) for kpi_id in query.kpis})
-            row.update({k: _number(v) for k, v in record.items() if k.endswith("__n")})
+                bucket = (record[BUCKET], record.get(OFFSET))
+                start = starts.get(bucket)
+                if start is None:
+                    start = starts[bucket] = buckets.period_start(
+                        bucket[0], query.grain, query.tz, bucket[1]
+                    )
+                row["period_start"] = start
+            for kpi_id in query.kpis:
+                row[kpi_id] = _number(record[kpi_id])
+            for k in sample_keys:
+                row[k] = _number(record[k])
             rows.append(row)
         samples = tuple(f"{k}__n" for k in query.kpis if records and f"{k}__n" in records[0])
         columns = (*query.by, *(("period_start",) if BUCKET in keys else ()), *query.kpis, *samples)
