@@ -75,3 +75,18 @@ def test_a_failed_transaction_leaves_nothing(wh: Warehouse) -> None:
         wh.load("deals", arrow_rows("deals", [_deal("d1", "open", 1.0)]))
         raise RuntimeError("crash mid-batch")
     assert wh.count("deals") == 0
+
+
+def test_memory_limit_from_the_caller_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def limit(wh: Warehouse) -> str:
+        return str(wh.sql("SELECT current_setting('memory_limit')")[0][0])
+
+    with Warehouse(tmp_path / "a.duckdb", memory_limit="512MiB") as wh:
+        assert limit(wh) == "512.0 MiB"
+    monkeypatch.setenv("CALLKPI_MEMORY_LIMIT", "1GiB")
+    with Warehouse(tmp_path / "a.duckdb", read_only=True) as wh:
+        assert limit(wh) == "1.0 GiB"
+    with pytest.raises(WarehouseError, match="memory limit '1 GB; DROP TABLE calls'"):
+        Warehouse(tmp_path / "a.duckdb", memory_limit="1 GB; DROP TABLE calls")

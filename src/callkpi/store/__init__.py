@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from callkpi.store import rollup
 from callkpi.store.migrations import MIGRATIONS
 
 DEFAULT_DB = Path("callkpi.duckdb")
+MEMORY_LIMIT_ENV = "CALLKPI_MEMORY_LIMIT"
+_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
 
 
 class WarehouseError(Exception):
@@ -77,7 +81,16 @@ def create_table_sql(table: Table) -> str:
 class Warehouse:
     """The callkpi warehouse in one DuckDB file (``:memory:`` for a throwaway one)."""
 
-    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path = DEFAULT_DB,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+    ) -> None:
+        """``memory_limit`` (else the environment's ``CALLKPI_MEMORY_LIMIT``, e.g. ``1.5GB``)
+        caps DuckDB's memory; past it DuckDB spills to a temporary directory next to the
+        file. Without it DuckDB may use up to 80 % of the machine's memory."""
         self.path = str(path)
         try:
             self.ibis = ibis.duckdb.connect(self.path, read_only=read_only)
@@ -87,6 +100,13 @@ class Warehouse:
         self.con.execute("SET TimeZone = 'UTC'")
         # DuckDB draws its own progress bar on stdout for long queries: never in our output.
         self.con.execute("SET enable_progress_bar = false")
+        limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or None
+        if limit is not None:
+            if not _MEMORY_SIZE.fullmatch(limit.strip()):
+                raise WarehouseError(
+                    f"memory limit {limit!r}: expected a size such as 1.5GB, 800MB or 2GiB"
+                )
+            self.con.execute(f"SET memory_limit = '{limit.strip()}'")
         self._lock = threading.RLock()
         self._in_transaction = False
         if not read_only:
