@@ -81,16 +81,25 @@ def _refresh_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
     con.execute(
         f"DELETE FROM {level.table} WHERE bucket_utc IN (SELECT bucket_utc FROM _level_buckets)"
     )
-    counts = ", ".join(f"coalesce(sum(n) FILTER ({cond}), 0)" for cond in ROLLUP_COUNTS.values())
-    sums = [f"sum({c})" for c in ROLLUP_SUMS]
-    con.execute(f"""
-        INSERT INTO {level.table}
-        SELECT {_level_bucket(level, "bucket_utc")} AS bucket_utc,
-               {", ".join(level.dimensions)},
-               sum(n), {counts}, {sums[0]}, max(wait_s_max), {", ".join(sums[1:])}
-        FROM calls_rollup
-        WHERE {_level_bucket(level, "bucket_utc")} IN (SELECT bucket_utc FROM _level_buckets)
-        GROUP BY ALL""")
+    lo, hi = con.execute("SELECT min(bucket_utc), max(bucket_utc) FROM _level_buckets").fetchall()[
+        0
+    ]
+    if lo is not None:
+        counts = ", ".join(f"coalesce(sum(n) FILTER ({c}), 0)" for c in ROLLUP_COUNTS.values())
+        sums = [f"sum({c})" for c in ROLLUP_SUMS]
+        # The range first, so that DuckDB skips the row groups of other days.
+        con.execute(
+            f"""
+            INSERT INTO {level.table}
+            SELECT {_level_bucket(level, "bucket_utc")} AS bucket_utc,
+                   {", ".join(level.dimensions)},
+                   sum(n), {counts}, {sums[0]}, max(wait_s_max), {", ".join(sums[1:])}
+            FROM calls_rollup
+            WHERE bucket_utc >= ? AND bucket_utc < ? + INTERVAL {level.seconds} SECOND
+              AND {_level_bucket(level, "bucket_utc")} IN (SELECT bucket_utc FROM _level_buckets)
+            GROUP BY ALL""",
+            [lo, hi],
+        )
     con.execute("DROP TABLE _level_buckets")
 
 
