@@ -9,7 +9,9 @@ equal what a query for it returns.
 
 * **Waiting**: inbound queue visits in progress and not answered, entered at most
   ``STALE_AFTER`` ago (a visit whose end was lost is not waiting for ever); their
-  current wait is ``now - entered_at``. Caller numbers are never part of a snapshot.
+  current wait is ``now - entered_at``. ``waiting_calls`` lists the ``WAITING_LIST_MAX``
+  longest waits (in order of arrival); each queue counts all of its calls waiting. Caller
+  numbers are never part of a snapshot.
 * **Agents**: an agent's state at ``now`` is the most specific of the states open at
   ``now`` (rows with ``start_at <= now`` and no end or an end after it), in the order
   talking > ringing > wrapup > paused > idle (logged in, nothing else); agents not logged
@@ -17,7 +19,9 @@ equal what a query for it returns.
   agent belongs to the queues they are a member of (per-queue login rows); agents logged
   in to no particular queue (AGENTLOGIN) are listed without a queue.
 * **KPIs**: ``LIVE_KPIS`` per tenant and queue for today (local midnight in ``tz`` to
-  the next) and for the current ``interval_min`` interval; the service level target of
+  the next) and for the current ``interval_min`` (15, 30 or 60) interval, from one engine
+  query by interval whose rows are added up exactly (counts summed, ratios and means as
+  the sum of numerators over the sum of denominators); the service level target of
   each queue (its tenant's target for today, else the center's) when one is set.
 * **Scope**: ``tenants`` (None = all) keeps only those tenants' queues, calls and KPIs;
   an agent is shown when one of their queues is in scope.
@@ -40,9 +44,12 @@ from callkpi import timezones
 from callkpi.ingest.report import IngestReport
 from callkpi.store import Warehouse
 
+WAITING_LIST_MAX = 100
+"""At most this many calls in ``waiting_calls`` (the longest waits); queues count all."""
 LIVE_KPIS = ("offered", "answered", "abandoned", "service_level", "abandon_rate", "asa",
              "aht", "max_wait")
 STALE_AFTER = dt.timedelta(hours=12)
+GRAINS = {15: "15min", 30: "30min", 60: "hour"}
 STATE_ORDER = ("talking", "ringing", "wrapup", "paused", "idle")
 
 
@@ -99,8 +106,8 @@ def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
     from callkpi.goals.targets import applicable, list_targets
     from callkpi.kpi import KpiQuery, run_query
 
-    if interval_min <= 0 or 1440 % interval_min:
-        raise ValueError(f"interval_min {interval_min}: expected a divisor of a day")
+    if interval_min not in GRAINS:
+        raise ValueError(f"interval_min {interval_min}: expected 15, 30 or 60")
     now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
@@ -118,15 +125,21 @@ def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
     def queue_row(tenant: str | None, queue: str) -> QueueNow:
         return queues.setdefault((tenant, queue), QueueNow(queue, tenant))
 
-    def kpis(start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-        result = run_query(wh, KpiQuery(kpis=LIVE_KPIS, by=("tenant", "queue"), tz=tz,
-                                        start=start, end=end, where=(("direction", "in"),)))
-        return [r for r in result.rows if r["queue"] is not None and allowed(r["tenant"])]
-
-    for row in kpis(midnight, midnight + dt.timedelta(days=1)):
-        queue_row(row["tenant"], row["queue"]).today = {k: row[k] for k in LIVE_KPIS}
-    for row in kpis(interval_start, interval_start + dt.timedelta(minutes=interval_min)):
-        queue_row(row["tenant"], row["queue"]).interval = {k: row[k] for k in LIVE_KPIS}
+    # One engine query: today by interval, with each ratio's and mean's denominator; the
+    # day's value is then the sum of numerators over the sum of denominators (exact).
+    result = run_query(wh, KpiQuery(
+        kpis=LIVE_KPIS, by=("tenant", "queue"), grain=GRAINS[interval_min], tz=tz,
+        start=midnight, end=midnight + dt.timedelta(days=1), where=(("direction", "in"),),
+        samples=True))
+    parts: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+    for row in result.rows:
+        if row["queue"] is not None and allowed(row["tenant"]):
+            parts.setdefault((row["tenant"], row["queue"]), []).append(row)
+    for (tenant, queue), intervals in parts.items():
+        q = queue_row(tenant, queue)
+        q.today = _combine(intervals)
+        current = [r for r in intervals if _wall(r["period_start"]) == interval_start]
+        q.interval = _combine(current) if current else {}
 
     waiting_calls = []
     rows = wh.sql(
@@ -171,8 +184,37 @@ def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
         theirs = {q for a in shown for q in a["queues"]}
         ordered = [q for q in ordered if q.queue in theirs]
         waiting_calls = [c for c in waiting_calls if c["queue"] in theirs]
+    keep = {id(c) for c in sorted(waiting_calls, key=lambda c: -c["wait_s"])[:WAITING_LIST_MAX]}
     return Snapshot(local, tz, interval_start.replace(tzinfo=timezones.zone(tz)), ordered,
-                    waiting_calls, shown)
+                    [c for c in waiting_calls if id(c) in keep], shown)
+
+
+def _wall(value: str | dt.datetime) -> dt.datetime:
+    """An interval start of the engine (ISO 8601 with offset) as naive local wall time."""
+    parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed.replace(tzinfo=None)
+
+
+SUMMED = ("offered", "answered", "abandoned")
+LARGEST = ("max_wait",)
+
+
+def _combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """LIVE_KPIS over several intervals from their rows (with ``__n`` denominators):
+    counts add up, maxima take the largest, ratios and means are sum over sum."""
+    out: dict[str, Any] = {}
+    for kpi in LIVE_KPIS:
+        if kpi in SUMMED:
+            out[kpi] = sum(r[kpi] or 0 for r in rows)
+        elif kpi in LARGEST:
+            values = [r[kpi] for r in rows if r[kpi] is not None]
+            out[kpi] = max(values) if values else None
+        else:
+            weights = [(r[kpi], r[f"{kpi}__n"]) for r in rows
+                       if r[kpi] is not None and r[f"{kpi}__n"]]
+            total = sum(n for _, n in weights)
+            out[kpi] = sum(v * n for v, n in weights) / total if total else None
+    return out
 
 
 def _queue_tenants(wh: Warehouse, utc: dt.datetime) -> set[tuple[str | None, str]]:
@@ -229,6 +271,14 @@ EVERYTHING = LiveScope()
 
 
 @dataclass
+class _Pending:
+    events: Any
+    tenant: str | None
+    result: Any = None
+    done: bool = False
+
+
+@dataclass
 class _Subscriber:
     scope: LiveScope
     loop: asyncio.AbstractEventLoop
@@ -241,6 +291,8 @@ class LiveHub:
     * :meth:`post` loads a batch of JSON events (:class:`callkpi.ingest.events.EventSpool`);
       :meth:`follow` tails a queue_log in a background thread. Both take ``lock`` (the one
       the server holds around every use of the warehouse) for each batch only.
+    * Snapshots read through a second connection to the same database, so they never
+      wait for a load nor hold one up (DuckDB's MVCC: they see what is committed).
     * A publisher thread computes a :func:`snapshot` per distinct subscriber scope after
       every change (at most every ``min_gap_s``) and at least every ``tick_s`` (waits and
       times in state grow), and hands it to each subscriber's asyncio queue; a slow
@@ -258,6 +310,10 @@ class LiveHub:
 
         self.wh, self.tz, self.interval_min = wh, tz, interval_min
         self.lock = lock or threading.Lock()
+        # Snapshots read through a connection of their own (DuckDB shares the database
+        # within the process): they see committed data and never wait for a load.
+        self.reader = wh if wh.path == ":memory:" else Warehouse(wh.path)
+        self.reader_lock = self.lock if self.reader is wh else threading.Lock()
         self.spool = EventSpool(spool_dir)
         self.tick_s, self.min_gap_s = tick_s, min_gap_s
         self._subscribers: list[_Subscriber] = []
@@ -267,17 +323,50 @@ class LiveHub:
         self._version = 0
         self._threads: list[threading.Thread] = []
         self._guard = threading.Lock()
+        self._posting = threading.Condition()
+        self._pending: list[_Pending] = []
+        self._leading = False
         self.errors: list[str] = []
 
     # -- in ------------------------------------------------------------------------------
 
-    def post(self, raw: Iterable[Any], tenant: str | None = None,
-             tz: str = "UTC") -> IngestReport:
-        """Load one batch of JSON events (all or nothing) and publish the change."""
-        with self.lock:
-            report = self.spool.post(self.wh, raw, tenant=tenant, tz=tz)
+    def post(self, raw: Iterable[Any], tenant: str | None = None) -> IngestReport:
+        """Load one batch of JSON events (all or nothing) and publish the change.
+
+        Group commit: batches posted while a load runs wait and are then loaded together
+        (each still accepted or refused on its own), so the pipeline's fixed cost per run
+        is shared when events arrive fast. The report is that of the run that loaded the
+        batch (it counts the lines of every batch loaded with it)."""
+        from callkpi.ingest.events import parse_events
+
+        entry = _Pending(parse_events(raw), tenant)
+        with self._posting:
+            self._pending.append(entry)
+        while True:
+            with self._posting:
+                if entry.done:
+                    break
+                if self._leading:
+                    self._posting.wait()
+                    continue
+                self._leading = True
+                group, self._pending = self._pending, []
+            try:
+                with self.lock:
+                    results: list[Any] = self.spool.post_group(
+                        self.wh, [(e.events, e.tenant) for e in group], tz=self.tz)
+            except Exception as exc:  # the load failed: every batch of it learns why
+                results = [exc] * len(group)
+            with self._posting:
+                for member, result in zip(group, results, strict=True):
+                    member.result, member.done = result, True
+                self._leading = False
+                self._posting.notify_all()
         self.changed()
-        return report
+        if isinstance(entry.result, Exception):
+            raise entry.result
+        assert entry.result is not None
+        return entry.result
 
     def follow(self, path: str | Path, *, tenant: str | None = None, tz: str = "UTC",
                poll_s: float = 0.25) -> None:
@@ -303,9 +392,9 @@ class LiveHub:
 
     def snapshot(self, scope: LiveScope = EVERYTHING,
                  now: dt.datetime | None = None) -> dict[str, Any]:
-        with self.lock:
+        with self.reader_lock:
             snap = snapshot(
-                self.wh, tz=self.tz, now=now, interval_min=self.interval_min,
+                self.reader, tz=self.tz, now=now, interval_min=self.interval_min,
                 tenants=None if scope.tenants is None else set(scope.tenants),
                 agents=None if scope.agents is None else set(scope.agents))
         return snap.to_json()
@@ -371,6 +460,9 @@ class LiveHub:
         self._changed.set()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.reader is not self.wh:
+            with self.reader_lock:
+                self.reader.close()
 
 
 def _replace_latest(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> None:

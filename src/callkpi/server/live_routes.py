@@ -102,13 +102,13 @@ def add_live_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
     @app.get("/api/live", tags=["live"])
     def live_now(who: CallerDep) -> dict[str, Any]:
         """The floor now, in the caller's scope (docs/live.md)."""
-        return hub.snapshot(live_scope(who.user, hub.wh, hub.lock))
+        return hub.snapshot(live_scope(who.user, hub.reader, hub.reader_lock))
 
     @app.get("/api/live/stream", tags=["live"], response_class=StreamingResponse)
     def live_stream(who: CallerDep) -> StreamingResponse:
         """Server-sent events: a snapshot at once, then after every change and at least
         once a second."""
-        scope = live_scope(who.user, hub.wh, hub.lock)
+        scope = live_scope(who.user, hub.reader, hub.reader_lock)
 
         async def messages() -> AsyncIterator[bytes]:
             async for message in hub.subscribe(scope):
