@@ -21,9 +21,9 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 env: $(VENV)/.synced
 
-## The demo contact center: generate, ingest, print its KPIs.
+## The demo contact center: generate, ingest, print its KPIs, then serve the API and dashboard.
 run: env
-	$(VENV)/bin/callkpi demo --db demo.duckdb --fresh
+	$(VENV)/bin/callkpi demo --db demo.duckdb --fresh --serve
 
 ## The whole test suite (and the linters: main stays clean).
 test: env
@@ -41,4 +41,4 @@ bench: env
 	$(VENV)/bin/python bench/staffing.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache demo.duckdb demo-data
+	rm -rf $(VENV) $(TOOLS) .pytest_cache demo.duckdb demo.duckdb.auth.sqlite demo.duckdb.live demo-data

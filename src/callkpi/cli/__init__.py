@@ -6,6 +6,7 @@ Exit status: 0 success, 1 bad input or usage (a message on stderr says what and 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from importlib import resources
 from pathlib import Path
@@ -306,7 +307,10 @@ def demo(
     data_dir: Annotated[Path, typer.Option(help="Where the source files are written.")] = Path(
         "demo-data"
     ),
-    serve: Annotated[bool, typer.Option(help="Start the server on the demo afterwards.")] = False,
+    serve: Annotated[
+        bool, typer.Option(help="Then serve the API and dashboard on the demo (callkpi serve).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="With --serve: the port.")] = 8000,
     fresh: Annotated[
         bool,
         typer.Option(
@@ -322,11 +326,13 @@ def demo(
 
     if days < 1:
         raise UserError("--days must be at least 1")
-    if serve:
-        raise UserError("--serve needs the server, which is not part of this release yet")
     if fresh:
-        for stale in (db, db.with_name(db.name + ".wal")):
+        from callkpi.server.auth import auth_path_for
+
+        # A fresh center: its users (and so the printed admin password) and live spool too.
+        for stale in (db, db.with_name(db.name + ".wal"), auth_path_for(db)):
             stale.unlink(missing_ok=True)
+        shutil.rmtree(db.with_name(db.name + ".live"), ignore_errors=True)
     with open_warehouse(db) as wh:
         reports = build_demo(wh, days=days, seed=seed, data_dir=data_dir)
         print_ingest_reports(reports, "table")
@@ -354,6 +360,10 @@ def demo(
         f"callkpi kpi KPI_ID ... --db {db} --by queue --grain day --tz {tz}; "
         f"callkpi plan --db {db} --tz {tz} --detail"
     )
+    if serve:
+        from callkpi.cli.server import serve as serve_command
+
+        serve_command(db=db, port=port, tz=tz)
 
 
 # -- entry point --------------------------------------------------------------------------
