@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import math
@@ -21,29 +20,13 @@ from callkpi.cli.common import (
 )
 from callkpi.cli.output import err, print_rows, show_value
 from callkpi.store import DEFAULT_DB
-from callkpi.wfm.types import Load, Metrics
-
-MODELS = ("erlang-c", "erlang-a", "simulation")
-SL_DEFINITIONS = ("offered", "answered", "answered_and_abandoned")
+from callkpi.wfm.interval import MODELS, SL_DEFINITIONS
 
 STAFF_UNITS = {
     "p_wait": "ratio", "service_level": "ratio", "occupancy": "ratio", "p_abandon": "ratio",
     "asa_s": "seconds", "avg_wait_s": "seconds", "avg_wait_of_waiting_s": "seconds",
     "load_erlangs": "score",
 }
-
-
-def _metrics_dict(metrics: Metrics) -> dict[str, Any]:
-    return {
-        "p_wait": metrics.p_wait,
-        "service_level": metrics.service_level,
-        "asa_s": metrics.asa_s,
-        "avg_wait_s": metrics.avg_wait_s,
-        "avg_wait_of_waiting_s": metrics.avg_wait_of_waiting_s,
-        "occupancy": metrics.occupancy,
-        **({"p_abandon": metrics.p_abandon} if metrics.model != "erlang-c" else {}),
-        "stable": metrics.stable,
-    }
 
 
 def staff(
@@ -88,72 +71,19 @@ def staff(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Agents needed for one interval (Erlang C, Erlang A or simulation)."""
-    from callkpi.wfm.erlang import erlang_a, erlang_c
-    from callkpi.wfm.staffing import Constraints, scheduled_agents, solve
+    from callkpi.wfm.interval import staff_interval
 
     check_format(fmt)
-    chosen = model or ("erlang-a" if patience_s is not None else "erlang-c")
-    if chosen not in MODELS:
-        raise UserError(f"--model {chosen!r}: expected one of {', '.join(MODELS)}")
-    if sl_definition not in SL_DEFINITIONS:
-        raise UserError(
-            f"--sl-definition {sl_definition!r}: expected one of {', '.join(SL_DEFINITIONS)}"
-        )
-    if chosen != "erlang-c" and patience_s is None:
-        raise UserError(f"--model {chosen} needs --patience-s")
-    if max_abandon is not None and patience_s is None:
-        raise UserError("--max-abandon needs --patience-s (with Erlang C nobody hangs up)")
-    if agents is not None and agents < 0:
-        raise UserError("--agents must be 0 or more")
-    if not 0 <= shrinkage < 1:
-        raise UserError(f"--shrinkage {shrinkage}: expected 0 <= shrinkage < 1")
     try:
-        load = Load(calls=calls, interval_s=interval_min * 60, aht_s=aht_s)
-        constraints = Constraints(
-            service_level=sl, answer_threshold_s=answer_threshold_s, max_asa_s=max_asa_s,
-            max_occupancy=max_occupancy, max_abandon=max_abandon,
-            service_level_definition=sl_definition,  # type: ignore[arg-type]
-        )
+        row = staff_interval(
+            calls=calls, aht_s=aht_s, interval_s=interval_min * 60, service_level=sl,
+            answer_threshold_s=answer_threshold_s, sl_definition=sl_definition,
+            patience_s=patience_s, max_asa_s=max_asa_s, max_occupancy=max_occupancy,
+            max_abandon=max_abandon, shrinkage=shrinkage, model=model, agents=agents,
+            handle_cv=handle_cv, seed=seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    binding: tuple[str, ...] = ()
-    if chosen == "simulation":
-        metrics, standard_errors = _simulate(load, constraints, agents, patience_s, handle_cv,
-                                             seed)
-    else:
-        standard_errors = {}
-        if agents is not None:
-            metrics = (
-                erlang_c(load, agents, answer_threshold_s) if chosen == "erlang-c"
-                else erlang_a(load, agents, patience_s or 0.0, answer_threshold_s,
-                              sl_definition)  # type: ignore[arg-type]
-            )
-        else:
-            try:
-                solved = solve(load, constraints, model=chosen,  # type: ignore[arg-type]
-                               patience_s=patience_s, shrinkage=shrinkage)
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
-            metrics, binding = solved.metrics, solved.binding
-    row: dict[str, Any] = {
-        "model": chosen,
-        "load_erlangs": load.erlangs,
-        "agents": metrics.agents,
-        "scheduled_agents": scheduled_agents(metrics.agents, shrinkage),
-        **_metrics_dict(metrics),
-        "service_level_definition": metrics.service_level_definition,
-        "answer_threshold_s": answer_threshold_s,
-        "shrinkage": shrinkage,
-        "calls": calls,
-        "interval_s": load.interval_s,
-        "aht_s": aht_s,
-        "patience_s": patience_s,
-        "binding": list(binding),
-        "sqrt_staffing": (_sqrt_check(load.erlangs, metrics.p_wait) if chosen == "erlang-c"
-                          else None),
-    }
-    if standard_errors:
-        row["standard_errors"] = standard_errors
+    binding = row["binding"]
     if fmt == "json":
         sys.stdout.write(json.dumps(row, default=_json_default) + "\n")
         return
@@ -162,82 +92,21 @@ def staff(
         shown["binding"] = ";".join(binding)
         print_rows([shown], list(shown), "csv")
         return
-    shown["stable"] = "yes" if metrics.stable else "no"
+    shown["stable"] = "yes" if row["stable"] else "no"
     shown["binding"] = ", ".join(binding) or None
     print_rows(
         [{"measure": k, "value": show_value(v, STAFF_UNITS.get(k))} for k, v in shown.items()
          if v is not None and k not in ("interval_s",)],
-        ("measure", "value"), "table", title=f"Staffing ({chosen})",
+        ("measure", "value"), "table", title=f"Staffing ({row['model']})",
     )
-    if not metrics.stable:
+    if not row["stable"]:
         err.print("[yellow]unstable:[/] with this many agents the queue grows without bound")
-
-
-def _sqrt_check(load_erlangs: float, p_wait: float | None) -> int | None:
-    """Square-root staffing for the P(wait) the answer reaches: a quick cross-check of N
-    (None where P(wait) is 0, 1 or unknown)."""
-    from callkpi.wfm.staffing import sqrt_staffing
-
-    if p_wait is None or not 0 < p_wait < 1:
-        return None
-    return sqrt_staffing(load_erlangs, p_wait=p_wait)
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return str(value)
-
-
-def meets(metrics: Metrics, constraints: Any) -> bool:
-    """Whether ``metrics`` meet every constraint given (a missing value meets nothing)."""
-    checks = (
-        (constraints.service_level, metrics.service_level, True),
-        (constraints.max_asa_s, metrics.asa_s, False),
-        (constraints.max_occupancy, metrics.occupancy, False),
-        (constraints.max_abandon, metrics.p_abandon, False),
-    )
-    for limit, value, at_least in checks:
-        if limit is None:
-            continue
-        if value is None or (value < limit if at_least else value > limit):
-            return False
-    return True
-
-
-def _simulate(load: Load, constraints: Any, agents: int | None, patience_s: float | None,
-              handle_cv: float | None, seed: int) -> tuple[Metrics, dict[str, float]]:
-    """Simulated metrics for ``agents``; without it, the fewest agents whose simulated
-    metrics meet the constraints, searched from the Erlang answer (C, or A with patience)
-    one agent at a time, each run with the same seed (common random numbers)."""
-    from callkpi.wfm.simulation import simulate_interval
-    from callkpi.wfm.staffing import solve
-
-    def run(n: int) -> Any:
-        return simulate_interval(load, n, patience_s, constraints.answer_threshold_s,
-                                 constraints.service_level_definition, handle_cv, seed=seed)
-
-    if agents is not None:
-        result = run(agents)
-        return result.metrics, dataclasses.asdict(result.standard_errors)
-    try:
-        first = solve(load, constraints, model="erlang-a" if patience_s else "erlang-c",
-                      patience_s=patience_s).agents
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    n = max(first, 1)
-    result = run(n)
-    while not meets(result.metrics, constraints):
-        if n > 2 * first + 20:
-            raise UserError(f"no number of agents up to {n} meets the constraints in simulation")
-        n += 1
-        result = run(n)
-    while n > 1:
-        fewer = run(n - 1)
-        if not meets(fewer.metrics, constraints):
-            break
-        n, result = n - 1, fewer
-    return result.metrics, dataclasses.asdict(result.standard_errors)
 
 
 # -- forecast and plan ------------------------------------------------------------------
