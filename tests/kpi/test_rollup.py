@@ -17,6 +17,10 @@ from callkpi.model import ROLLUP_LEVELS
 from callkpi.store import Warehouse, arrow_rows, rollup
 
 LEVELS = tuple(level.table for level in ROLLUP_LEVELS)
+DAYS = tuple(level.table for level in ROLLUP_LEVELS if level.seconds == 86_400)
+QUARTER_HOURS = tuple(level.table for level in ROLLUP_LEVELS if level.seconds == 900)
+# Each level alone, and each day level with a quarter-hour one for the days it cannot serve.
+ALLOWED = (*((level,) for level in LEVELS), *((d, q) for d in DAYS for q in QUARTER_HOURS))
 
 # KPIs the roll-up can answer with the default parameters.
 ROLLUP_KPIS = (
@@ -145,8 +149,10 @@ def _load_agents(wh: Warehouse) -> None:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=calls, q=queries)
 def test_every_rollup_level_gives_the_raw_numbers(spec: list[dict[str, object]], q: dict) -> None:
-    """Each level on its own, whenever it can answer the query; the 15-minute level by
-    every dimension always can (these KPIs, thresholds, zones and bounds)."""
+    """Each level on its own whenever it can answer the query, and each day level for the
+    days that lie whole in a bucket of the query with a quarter-hour level for the rest;
+    the 15-minute level by every dimension can always answer (these KPIs, thresholds,
+    zones and bounds)."""
     with Warehouse(":memory:") as wh:
         with wh.transaction():
             wh.load("calls", arrow_rows("calls", _rows(spec)))
@@ -162,12 +168,13 @@ def test_every_rollup_level_gives_the_raw_numbers(spec: list[dict[str, object]],
         )
         raw = run_query(wh, query, use_rollup=False).rows
         assert _levels_used(wh, query, ("calls_rollup",)) == {"calls_rollup"}
-        for level in LEVELS:
-            if _levels_used(wh, query, (level,)) == {level}:
-                event(f"served by {level}")
-                served = Compiler(wh, rollup_levels=(level,)).run(query).rows
-                assert served == raw, level
-        assert len(_levels_used(wh, query)) == 1
+        for allowed in ALLOWED:
+            used = _levels_used(wh, query, allowed)
+            if used and len(used) == len(allowed):
+                event(f"served by {' + '.join(allowed)}")
+                served = Compiler(wh, rollup_levels=allowed).run(query).rows
+                assert served == raw, allowed
+        assert 1 <= len(_levels_used(wh, query)) <= 2
         assert run_query(wh, query).rows == raw
 
 
@@ -202,8 +209,23 @@ def test_a_query_uses_the_smallest_level_that_can_answer_it(wh: Warehouse) -> No
             "calls_rollup_queue",
         ),
     ]
-    for query, level in expected:
-        assert _levels_used(wh, query) == {level}, (query, level)
+    berlin_month = {"tz": "Europe/Berlin", "start": dt.datetime(2026, 10, 1)}
+    berlin_month["end"] = dt.datetime(2026, 11, 1)
+    mixed = [
+        # the whole UTC days of a month in Berlin, and the hours at its ends
+        (KpiQuery(kpis, by=("agent",), **berlin_month), {"calls_rollup_agent_day", "calls_rollup"}),
+        (
+            KpiQuery(kpis, by=("team",), grain="week", **berlin_month),
+            {"calls_rollup_agent_day", "calls_rollup"},
+        ),
+        (
+            KpiQuery(kpis, by=("queue",), grain="month", **berlin_month),
+            {"calls_rollup_day", "calls_rollup_queue"},
+        ),
+        (KpiQuery(kpis, by=("wrap_code",), **berlin_month), {"calls_rollup_day", "calls_rollup"}),
+    ]
+    for query, level in [*((q, {level}) for q, level in expected), *mixed]:
+        assert _levels_used(wh, query) == level, (query, level)
         assert run_query(wh, query).rows == run_query(wh, query, use_rollup=False).rows
 
 

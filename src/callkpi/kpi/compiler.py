@@ -50,6 +50,7 @@ from callkpi.kpi.semantic import (
 )
 from callkpi.model import (
     ROLLUP_ANSWER_THRESHOLD_S,
+    ROLLUP_COUNTS,
     ROLLUP_LEVELS,
     ROLLUP_SHORT_ABANDON_S,
     TABLES,
@@ -241,10 +242,12 @@ class Compiler:
 
     # -- building blocks ------------------------------------------------------------------
 
-    def _table(self, model: TableModel, needed: set[str]) -> ir.Table:
+    def _table(
+        self, model: TableModel, needed: set[str], *, rows: ir.Table | None = None
+    ) -> ir.Table:
         """The table with its computed columns and the joined dimensions in ``needed``
         (next-contact columns only when needed: they take a window over the table)."""
-        t = self.wh.table(model.table)
+        t = self.wh.table(model.table) if rows is None else rows
         if model.computed:
             columns = {c: t[c] for c in t.columns}
 
@@ -415,11 +418,18 @@ class Compiler:
         return span
 
     def _point_aggregate(
-        self, plan: _Plan, model: TableModel, time_col: str, measures: Sequence[Measure]
+        self,
+        plan: _Plan,
+        model: TableModel,
+        time_col: str,
+        measures: Sequence[Measure],
+        *,
+        rows: ir.Table | None = None,
     ) -> ir.Table:
+        """``rows``: read these instead of the model's table (with its columns)."""
         q = plan.query
         needed = {*q.by, *(d for d, _ in q.where)}
-        t = self._table(model, needed | _columns_of(measures))
+        t = self._table(model, needed | _columns_of(measures), rows=rows)
         if TABLES[model.table].by_name[time_col].type == "DATE":
             # A date is a local day: place it at the local midnight it starts with.
             t = t.mutate(_time=self._ts(t, model, time_col, q.tz, self._range(plan)))
@@ -580,8 +590,10 @@ class Compiler:
                 continue
             served = self._from_rollup(plan, table, time_col, ms)
             if served is not None:
-                level_model, stored = served
-                parts.append(self._point_aggregate(plan, level_model, "bucket_utc", stored))
+                level_model, stored, rows = served
+                parts.append(
+                    self._point_aggregate(plan, level_model, "bucket_utc", stored, rows=rows)
+                )
             else:
                 parts.append(self._point_aggregate(plan, model, time_col, ms))
         keys = [k for k in (BUCKET, OFFSET, *query.by) if parts and k in parts[0].columns]
@@ -634,22 +646,131 @@ class Compiler:
 
     def _from_rollup(
         self, plan: _Plan, table: str, time_col: str, measures: Sequence[Measure]
-    ) -> tuple[TableModel, list[Measure]] | None:
-        """The first roll-up level (fewest rows first) that can answer these measures, and
-        the measures rewritten over it; None when none can (a dimension none keeps, a
-        non-default threshold, a quantile, a range or zone that splits their buckets)."""
+    ) -> tuple[TableModel, list[Measure], ir.Table | None] | None:
+        """The first roll-up level (fewest rows first) that can answer these measures, the
+        measures rewritten over it, and the rows to read when they are not the level's
+        table; None when none can (a dimension none keeps, a non-default threshold, a
+        quantile, a range or zone that splits their buckets).
+
+        A day level whose days do not all fit the query (a zone with an offset, bounds
+        within a day) still answers for the days that lie whole in one of the query's
+        buckets, with the rest of the range read from a quarter-hour level."""
         if not self.use_rollup or table != "calls" or time_col != "entered_at":
             return None
         existing = self.wh.existing_tables()
-        for level in ROLLUP_LEVELS:
-            if self.rollup_levels is not None and level.table not in self.rollup_levels:
-                continue
-            if level.table not in existing or not self._level_fits(plan, level):
-                continue
+        levels = [
+            level
+            for level in ROLLUP_LEVELS
+            if level.table in existing
+            and (self.rollup_levels is None or level.table in self.rollup_levels)
+        ]
+        for i, level in enumerate(levels):
             rewritten = _rewrite_for_level(plan, level, measures)
-            if rewritten is not None:
-                return _ROLLUP_MODELS[level.table], rewritten
+            if rewritten is None:
+                continue
+            if self._level_fits(plan, level):
+                return _ROLLUP_MODELS[level.table], rewritten, None
+            mixed = self._whole_days_and_the_rest(plan, level, rewritten, levels[i + 1 :])
+            if mixed is not None:
+                return _ROLLUP_MODELS[level.table], rewritten, mixed
         return None
+
+    def _whole_days_and_the_rest(
+        self,
+        plan: _Plan,
+        level: RollupLevel,
+        measures: Sequence[Measure],
+        finer: Sequence[RollupLevel],
+    ) -> ir.Table | None:
+        """The rows of a day level for the UTC days that lie whole in one bucket of the
+        query (and in one local day when cut by weekday), with the quarter hours of the
+        rest from the first finer level that fits the query, in the day level's columns."""
+        q = plan.query
+        needed = {*q.by, *(d for d, _ in q.where)}
+        if level.seconds != _DAY_S or "hour_of_day" in needed or q.grain in _GRAIN_S:
+            return None
+        if not needed <= {*_ROLLUP_MODELS[level.table].all_dimensions(), *DERIVED_DIMENSIONS}:
+            return None
+        lo, hi = self._range(plan)
+        cuts = {lo, hi}
+        if q.grain != "all":
+            cuts |= {b.utc_start for b in calendar.buckets(q.grain, q.tz, lo, hi)}
+        if "weekday" in needed:
+            cuts |= {b.utc_start for b in calendar.buckets("day", q.tz, lo, hi)}
+        day = dt.timedelta(days=1)
+        first = lo + (-(lo - _EPOCH)) % day
+        whole = []
+        d = first
+        while d + day <= hi:
+            if not any(d < c < d + day for c in cuts):
+                whole.append(d)
+            d += day
+        if not whole:
+            return None
+        joined = {d for d, j in _ROLLUP_MODELS[level.table].joined_dimensions().items()}
+        dims = {d for d in needed if d not in DERIVED_DIMENSIONS and d not in joined}
+        if needed & joined:
+            dims.add("agent")
+        columns = ["bucket_utc", *sorted(dims | _columns_of(measures))]
+        for fine in finer:
+            if fine.seconds >= _DAY_S or not self._level_fits(plan, fine):
+                continue
+            stored = {"bucket_utc", *fine.dimensions, "n", *ROLLUP_COUNTS, *_ROLLUP_SUMS.values()}
+            if not {*columns} <= {*stored, "wait_s_max"}:
+                continue
+            return self._union_days(level, fine, columns, whole)
+        return None
+
+    def _union_days(
+        self,
+        level: RollupLevel,
+        fine: RollupLevel,
+        columns: Sequence[str],
+        whole: Sequence[dt.datetime],
+    ) -> ir.Table:
+        """The day level's rows of the ``whole`` days and the finer level's rows of the
+        other days, in ``columns`` (the query's bounds are applied to both later)."""
+        day = dt.timedelta(days=1)
+        runs: list[list[dt.datetime]] = []  # consecutive whole days as [start, end)
+        for d in whole:
+            if runs and runs[-1][1] == d:
+                runs[-1][1] = d + day
+            else:
+                runs.append([d, d + day])
+        coarse = self.wh.table(level.table)
+        coarse = coarse.filter(
+            _any_of([(coarse.bucket_utc >= a) & (coarse.bucket_utc < b) for a, b in runs])
+        )
+        t = self.wh.table(fine.table)
+        rest = [t.bucket_utc < runs[0][0], t.bucket_utc >= runs[-1][1]]
+        rest += [
+            (t.bucket_utc >= runs[i][1]) & (t.bucket_utc < runs[i + 1][0])
+            for i in range(len(runs) - 1)
+        ]
+        t = t.filter(_any_of(rest))
+        if not fine.flags_as_counts:  # the flags' counts, row by row
+            flags = {
+                "n_transferred": t.transferred,
+                "n_escalated": t.escalated,
+                "n_resolved": t.resolved,
+                "n_resolution_known": t.resolved.notnull(),
+                "n_customer_known": t.customer_known,
+                "n_wait_lt_short": t.wait_lt_short,
+                "n_wait_le_threshold": t.wait_le_threshold,
+            }
+            counts = {
+                c: ibis.ifelse(flag.fill_null(False), t.n, 0).cast("int64")
+                for c, flag in flags.items()
+                if c in columns
+            }
+            t = t.mutate(**counts)
+
+        def typed(table: ir.Table) -> ir.Table:  # the same types, nullable, on both sides
+            return table.select(
+                **{c: table[c].cast(table[c].type().copy(nullable=True)) for c in columns}
+            )
+
+        return typed(coarse).union(typed(t))
 
     def _level_fits(self, plan: _Plan, level: RollupLevel) -> bool:
         """Whether every bucket of the level lies whole in one bucket of the query, inside
@@ -885,6 +1006,13 @@ def _rewrite_for_level(
             return None
         rewritten.append(stored.model_copy(update={"filters": tuple(filters)}))
     return rewritten
+
+
+def _any_of(conditions: Sequence[ir.BooleanValue]) -> ir.BooleanValue:
+    out = conditions[0]
+    for c in conditions[1:]:
+        out = out | c
+    return out
 
 
 def _outer_join(parts: Sequence[ir.Table], keys: Sequence[str]) -> ir.Table:
