@@ -50,6 +50,7 @@ from callkpi.server.auth import (
     User,
 )
 from callkpi.server.live_routes import add_live_routes
+from callkpi.server.ops_routes import add_ops_routes
 from callkpi.server.scopes import ScopeChoice, ScopeError, merge_rows, scoped_queries
 from callkpi.store import Warehouse
 
@@ -194,8 +195,10 @@ def create_app(
 ) -> FastAPI:
     """The server for one warehouse (a path is opened now and closed on shutdown) and one
     auth file. ``secure_cookies`` marks the session cookie Secure (behind HTTPS). Engine
-    queries hold ``lock`` (``app.state.engine_lock``): whatever else uses the warehouse
-    in this process, such as live ingestion, takes the same lock.
+    writes hold ``lock`` (``app.state.engine_lock``): whatever else writes to the warehouse
+    in this process, such as live ingestion, takes the same lock. Reads (KPI queries, the
+    live floor, plans) use a second connection to the same database under their own lock,
+    so a long load never stops them.
 
     Live (``app.state.live``, a :class:`callkpi.live.LiveHub`): ``tz`` is the zone of
     "today" and of naive queue_log times; ``follow`` lists queue_log files to tail, each
@@ -537,12 +540,17 @@ def create_app(
             params=params,
         )
         parts = scoped_queries(query, who.user.scope, catalog, semantic)
-        with engine_lock:
-            results = [run_query(wh, q, catalog=catalog) for q in parts]
+        # Reads go through the live hub's own connection: a load holding engine_lock
+        # (an upload, posted events, a tailed log) does not stop them (DuckDB's MVCC).
+        with hub.reader_lock:
+            results = [run_query(hub.reader, q, catalog=catalog) for q in parts]
         rows = merge_rows(query, [r.rows for r in results])
         return Response(rows_json(rows, results[0].columns), media_type="application/json")
 
     add_live_routes(app, hub=hub, caller=caller, store=store, client_of=_client)
+    add_ops_routes(app, wh=wh, lock=engine_lock, reader=hub.reader, reader_lock=hub.reader_lock,
+                   caller=caller, store=store, client_of=_client,
+                   spool_dir=Path(hub.spool.directory))
     return app
 
 
