@@ -118,6 +118,31 @@ def test_kpis_that_cannot_be_cut_are_listed(center: Warehouse) -> None:
         build_scorecard(center, OCTOBER, kpis=["nope"])
 
 
+def test_scorecard_where_limits_every_kpi_and_picks_the_subjects_targets(
+    center: Warehouse,
+) -> None:
+    set_targets(center, [*TARGETS, TargetSpec(kpi="csat", target=0.85, period="2026-10")])
+    agent = _by_kpi(build_scorecard(center, OCTOBER, where=[("agent", "A")]).rows)
+    # A's numbers only, against the nearest target in A's chain (team t1's AHT target).
+    assert (agent["aht"]["actual"], agent["aht"]["target"]) == (120.0, 150.0)
+    assert agent["aht"]["target_scope"] == "team=t1"
+    assert (agent["service_level"]["actual"], agent["service_level"]["n"]) == (1.0, 40)
+    team = _by_kpi(build_scorecard(center, OCTOBER, where=[("team", "t1")]).rows)
+    assert team["aht"]["actual"] == pytest.approx((40 * 120 + 5 * 50) / 45)
+    assert team["aht"]["target_scope"] == "team=t1"
+    # Another tenant's scorecard has no data from acme, and the center's targets.
+    other = build_scorecard(center, OCTOBER, where=[("tenant", "globex")])
+    assert {r["kpi"]: (r["actual"], r["status"]) for r in other.rows}["aht"] == (
+        None, "no data")
+    # A KPI that cannot be limited by a where dimension is left out, never unfiltered.
+    by_queue = build_scorecard(center, OCTOBER, where=[("queue", "support")])
+    assert by_queue.skipped == ["csat"]
+    assert "csat" not in {r["kpi"] for r in by_queue.rows}
+    # With by, the where limits each group's numbers.
+    per_agent = build_scorecard(center, OCTOBER, by="agent", where=[("team", "t1")])
+    assert sorted({r["agent"] for r in per_agent.rows}) == ["A", "C"]
+
+
 def test_sample_sizes_only_count_observations(center: Warehouse) -> None:
     result = run_query(center, KpiQuery(kpis=("aht", "service_level", "occupancy", "asa"),
                                         samples=True, start=OCTOBER.start_datetime(),

@@ -7,6 +7,13 @@ status follow the KPI's direction (:mod:`callkpi.goals.status`); proportions car
 their sample size and a 95 % Wilson interval, and fewer than ``MIN_SAMPLE``
 observations is flagged; the rule library turns statuses, benchmarks and trends into
 recommendations.
+
+``where`` limits every KPI to some dimension values (``[("tenant", "acme")]``: a client's
+scorecard, or the scorecard of one team or agent). A KPI whose data cannot be cut by a
+``where`` dimension is never computed unfiltered: it is left out and listed in
+``skipped``, like a KPI that cannot be cut by ``by``. Without ``by``, the targets that apply
+are those of the most specific ``where`` value (an agent's, else their team's, ...), then the
+center's.
 """
 
 from __future__ import annotations
@@ -98,13 +105,29 @@ def _chains(wh: Warehouse, by: str | None, groups: Sequence[Any]) -> dict[Any, l
     return chains
 
 
+# The most specific first: without ``by``, a where on one of these chooses the targets.
+_WHERE_SUBJECTS = ("agent", "team", "queue", "campaign", "site", "tenant")
+
+
+def subject_chain(wh: Warehouse, where: Sequence[tuple[str, str]]) -> list[Scope]:
+    """The scopes whose targets apply to numbers limited by ``where`` (without ``by``):
+    the chain of its most specific value (an agent's own, their team's, ..., the
+    center's), or the center's alone."""
+    for kind in _WHERE_SUBJECTS:
+        values = [v for d, v in where if d == kind]
+        if len(values) == 1:
+            return _chains(wh, kind, values)[values[0]]
+    return [("center", None)]
+
+
 def _values(wh: Warehouse, kpis: Sequence[str], by: str | None, period: Period, tz: str,
-            catalog: Catalog) -> dict[Any, dict[str, Any]]:
+            catalog: Catalog, where: Sequence[tuple[str, str]] = ()
+            ) -> dict[Any, dict[str, Any]]:
     if not kpis:
         return {}
     result = run_query(wh, KpiQuery(
         kpis=tuple(kpis), by=(by,) if by else (), start=period.start_datetime(),
-        end=period.end_datetime(), tz=tz, samples=True), catalog=catalog)
+        end=period.end_datetime(), tz=tz, samples=True, where=tuple(where)), catalog=catalog)
     # Rows without the dimension (abandoned calls have no agent) belong to no group.
     return {
         (row[by] if by else None): row for row in result.rows if not by or row[by] is not None
@@ -123,6 +146,7 @@ def build_scorecard(
     impacts: Mapping[str, str] | None = None,
     industry: str | None = None,
     catalog: Catalog | None = None,
+    where: Sequence[tuple[str, str]] = (),
 ) -> Scorecard:
     if by is not None and by not in BY_DIMENSIONS:
         raise ScorecardError(f"--by {by!r}: expected one of {', '.join(BY_DIMENSIONS)}")
@@ -135,15 +159,18 @@ def build_scorecard(
         raise ScorecardError(f"unknown KPI {unknown[0]!r}; `callkpi kpis list` shows the catalog")
     wanted = list(dict.fromkeys([*shown, *(k for k in kpis_of(rules) if k in catalog)]))
     semantic = semantic_model()
+    cuts = list(dict.fromkeys([*((by,) if by else ()), *(d for d, _ in where)]))
     skipped = []
-    if by is not None:
-        fits = [k for k in wanted if by in dimensions_of(catalog[k], catalog, semantic)]
+    if cuts:
+        fits = [k for k in wanted
+                if set(cuts) <= set(dimensions_of(catalog[k], catalog, semantic))]
         skipped = [k for k in shown if k not in fits]
         wanted = fits
-    current = _values(wh, wanted, by, period, tz, catalog)
-    previous = _values(wh, wanted, by, period.previous(), tz, catalog)
+    current = _values(wh, wanted, by, period, tz, catalog, where)
+    previous = _values(wh, wanted, by, period.previous(), tz, catalog, where)
     currency = currency_of(wh)
-    chains = _chains(wh, by, list(current))
+    chains = (_chains(wh, by, list(current)) if by is not None
+              else {None: subject_chain(wh, where)})
     rows: list[dict[str, Any]] = []
     advice: dict[Any, list[Recommendation]] = {}
     for group, values in current.items():
