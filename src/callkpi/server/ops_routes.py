@@ -404,7 +404,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
         who: CallerDep,
         source: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> dict[str, Any]:
         """Rejected input rows with their reasons, newest first (phone-number-like digit
         runs masked). Only for unscoped admins, managers and analysts."""
