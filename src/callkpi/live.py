@@ -294,7 +294,7 @@ class LiveHub:
     * Snapshots read through a second connection to the same database, so they never
       wait for a load nor hold one up (DuckDB's MVCC: they see what is committed).
     * A publisher thread computes a :func:`snapshot` per distinct subscriber scope after
-      every change (at most every ``min_gap_s``) and at least every ``tick_s`` (waits and
+      every change (at most every ``min_gap_s``, 0.25 s) and at least every ``tick_s`` (waits and
       times in state grow), and hands it to each subscriber's asyncio queue; a slow
       subscriber only ever gets the newest snapshot (its queue holds one).
 
@@ -305,7 +305,7 @@ class LiveHub:
 
     def __init__(self, wh: Warehouse, *, lock: threading.Lock | None = None,
                  spool_dir: str | Path, tz: str = "UTC", interval_min: int = 30,
-                 tick_s: float = 1.0, min_gap_s: float = 0.1) -> None:
+                 tick_s: float = 1.0, min_gap_s: float = 0.25) -> None:
         from callkpi.ingest.events import EventSpool
 
         self.wh, self.tz, self.interval_min = wh, tz, interval_min
@@ -439,8 +439,9 @@ class LiveHub:
             self._version += 1
             for scope in {s.scope for s in subscribers}:
                 try:
-                    message = {**self.snapshot(scope), "version": self._version,
-                               "changed_at": changed_at}
+                    message = Message({**self.snapshot(scope), "version": self._version,
+                                       "changed_at": changed_at})
+                    message.encode()  # once, here, not once per subscriber
                 except Exception as exc:  # keep publishing
                     self.errors.append(f"snapshot: {type(exc).__name__}: {exc}")
                     continue
@@ -471,9 +472,24 @@ def _replace_latest(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any
     queue.put_nowait(message)
 
 
+class Message(dict[str, Any]):
+    """A published snapshot: its server-sent event is encoded once for every subscriber."""
+
+    encoded: bytes | None = None
+
+    def encode(self) -> bytes:
+        if self.encoded is None:
+            self.encoded = _sse_bytes(self)
+        return self.encoded
+
+
+def _sse_bytes(message: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(message, default=str, separators=(',', ':'))}\n\n".encode()
+
+
 def sse(message: dict[str, Any]) -> bytes:
     """One server-sent event carrying ``message`` as JSON."""
-    return f"data: {json.dumps(message, default=str, separators=(',', ':'))}\n\n".encode()
+    return message.encode() if isinstance(message, Message) else _sse_bytes(message)
 
 
 __all__ = ["EVERYTHING", "LIVE_KPIS", "LiveHub", "LiveScope", "QueueNow", "Snapshot",
