@@ -228,3 +228,23 @@ def test_benchmark_for_unscoped_callers_only(
 ])
 def test_mask_digits(text: str | None, masked: str | None) -> None:
     assert mask_digits(text) == masked
+
+
+def test_combined_analyses_over_http(
+    client: TestClient, bearer: Callable[..., dict[str, str]], demo_wh: Warehouse
+) -> None:
+    from callkpi.goals.periods import parse_period
+    from callkpi.insights import best_time
+
+    boss = bearer("boss4", "manager")
+    got = client.get("/api/insights/best-time", headers=boss,
+                     params={"period": "2026-10", "tz": "Europe/Moscow"})
+    assert got.status_code == 200, got.text
+    direct = best_time(demo_wh, parse_period("2026-10"), "Europe/Moscow")
+    body = got.json()
+    assert body["columns"] == list(direct.columns) and len(body["rows"]) == len(direct.rows)
+    assert body["reading"] == direct.reading
+    assert client.get("/api/insights/nonsense", headers=boss).status_code == 404
+    scoped = client.get("/api/insights/best-time",
+                        headers=bearer("c5", "client", tenant=["nordbank"]))
+    assert scoped.status_code == 403

@@ -12,10 +12,12 @@
 * ``GET /api/quarantine``: rejected rows and their reasons (admin, manager, analyst);
   long digit runs (phone numbers) in the raw lines are masked.
 * ``GET /api/benchmark``: ``callkpi benchmark`` for the center.
+* ``GET /api/insights/{name}``: a combined analysis (``callkpi insights NAME``).
 
 Scope: forecasts and plans are limited to the queues of a tenant-scoped caller's tenants;
 the quarantine and the center benchmark read rows no scope can cut (they have no tenant),
-so only unscoped callers get them. (No ``from __future__ import annotations`` here:
+so only unscoped callers get them; so do the combined analyses (computed over the
+whole center). (No ``from __future__ import annotations`` here:
 FastAPI reads these annotations.)
 """
 
@@ -440,6 +442,48 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
         except (PeriodError, BenchmarkError, timezones.TimeZoneError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
         return list(_clean(rows))
+
+    # -- combined analyses ----------------------------------------------------------------
+
+    @app.get("/api/insights/{name}", tags=["kpis"])
+    def insight(who: CallerDep, name: str, period: str | None = None,
+                tz: str = "UTC") -> dict[str, Any]:
+        """One combined analysis (``callkpi insights NAME``: aht-transfers, patience,
+        availability, wrap-codes, best-time, locations, cac-ltv) for the whole center
+        (unscoped callers only); ``period`` defaults to the latest full month."""
+        from callkpi import timezones
+        from callkpi.goals.periods import PeriodError, parse_period
+        from callkpi.insights import (
+            InsightError,
+            aht_transfers,
+            availability,
+            best_time,
+            cac_ltv,
+            latest_full_month,
+            locations,
+            patience,
+            wrap_codes,
+        )
+
+        analyses: dict[str, Callable[..., Any]] = {"aht-transfers": aht_transfers, "patience": patience,
+                    "availability": availability, "wrap-codes": wrap_codes,
+                    "best-time": best_time, "locations": locations, "cac-ltv": cac_ltv}
+        if name not in analyses:
+            raise HTTPException(404, f"unknown analysis {name!r}; expected one of "
+                                     f"{', '.join(analyses)}")
+        unscoped(who.user, "a combined analysis")
+        try:
+            timezones.zone(tz)
+            with reader_lock:
+                chosen = parse_period(period) if period else latest_full_month(reader, tz)
+                result = analyses[name](reader, chosen, tz)
+        except (PeriodError, InsightError, timezones.TimeZoneError, ValueError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        return dict(_clean({
+            "analysis": result.analysis, "title": result.title,
+            "period": result.period.label(), "tz": result.tz,
+            "columns": list(result.columns), "units": dict(result.units),
+            "rows": result.rows, "center": result.center, "reading": result.reading}))
 
 
 __all__ = ["add_ops_routes", "mask_digits"]
