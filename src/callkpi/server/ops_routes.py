@@ -465,9 +465,10 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
             wrap_codes,
         )
 
-        analyses: dict[str, Callable[..., Any]] = {"aht-transfers": aht_transfers, "patience": patience,
-                    "availability": availability, "wrap-codes": wrap_codes,
-                    "best-time": best_time, "locations": locations, "cac-ltv": cac_ltv}
+        analyses: dict[str, Callable[..., Any]] = {
+            "aht-transfers": aht_transfers, "patience": patience, "availability": availability,
+            "wrap-codes": wrap_codes, "best-time": best_time, "locations": locations,
+            "cac-ltv": cac_ltv}
         if name not in analyses:
             raise HTTPException(404, f"unknown analysis {name!r}; expected one of "
                                      f"{', '.join(analyses)}")
