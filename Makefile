@@ -25,8 +25,10 @@ env: $(VENV)/.synced
 run: env
 	$(VENV)/bin/callkpi demo --db demo.duckdb --fresh --serve
 
-## The whole test suite (and the linters: main stays clean).
+## The whole test suite (and the linters: main stays clean). The browser tests drive
+## Debian's Chromium (installed here when missing; Playwright never downloads a browser).
 test: env
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest

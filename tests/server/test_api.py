@@ -44,7 +44,7 @@ def test_docs_page_and_openapi_need_no_login(client: TestClient) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "/api/kpi" in page.text and "<script" not in page.text and "cdn" not in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
-    assert client.get("/", follow_redirects=False).headers["location"] == "/docs"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/overview"
 
 
 @pytest.mark.parametrize("path", ["/api/me", "/api/kpi", "/api/kpis", "/api/kpis/aht",

@@ -52,6 +52,7 @@ from callkpi.server.auth import (
 from callkpi.server.live_routes import add_live_routes
 from callkpi.server.ops_routes import add_ops_routes
 from callkpi.server.scopes import ScopeChoice, ScopeError, merge_rows, scoped_queries
+from callkpi.server.web import add_web_routes
 from callkpi.store import Warehouse
 
 log = logging.getLogger("callkpi.server")
@@ -346,7 +347,7 @@ def create_app(
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/overview")
 
     @app.get("/docs", include_in_schema=False)
     def docs_page() -> HTMLResponse:
@@ -548,6 +549,8 @@ def create_app(
         return Response(rows_json(rows, results[0].columns), media_type="application/json")
 
     add_live_routes(app, hub=hub, caller=caller, store=store, client_of=_client)
+    add_web_routes(app, hub=hub, caller=caller, store=store, catalog=catalog, semantic=semantic,
+                   session_cookie=SESSION_COOKIE)
     add_ops_routes(app, wh=wh, lock=engine_lock, reader=hub.reader, reader_lock=hub.reader_lock,
                    caller=caller, store=store, client_of=_client,
                    spool_dir=Path(hub.spool.directory))

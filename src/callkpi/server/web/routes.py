@@ -1,0 +1,216 @@
+"""The dashboard's pages and the JSON routes they read.
+
+Pages (HTML from Jinja2 templates, scripts and styles from ``static/``, nothing from a
+CDN; Content-Security-Policy ``'self'`` only) need a web session; without one, or with a
+one-time password still to change, they redirect to ``/login``. A page holds no numbers:
+its script reads them from the JSON routes below, with the page's filters from its URL.
+
+* ``GET /api/filters``: the filter bar's choices in the caller's scope;
+* ``GET /api/overview``: KPI tiles with their trend, target, deviation and status;
+* ``GET /api/scorecard``: the scorecard;
+* ``GET /api/wallboard``: the live floor as a table (for export; the wallboard page
+  itself reads ``/api/live/stream``).
+
+Each takes ``format=json|csv|xlsx``. (No ``from __future__ import annotations`` here:
+FastAPI reads these annotations.)
+"""
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.types import Scope as AsgiScope
+
+from callkpi.goals.periods import Period
+from callkpi.kpi import Catalog
+from callkpi.kpi.semantic import SemanticModel
+from callkpi.live import LiveHub
+from callkpi.server.auth import AuthFailed, AuthStore, User
+from callkpi.server.live_routes import live_scope
+from callkpi.server.web import data
+from callkpi.server.web.i18n import LANGUAGES, LOCALES, choose, messages
+
+HERE = Path(__file__).parent
+LANG_COOKIE = "callkpi_lang"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+
+PAGES = (
+    # (id, path, label key): the navigation, in order. Trends, Agents, Queues/IVR, Sales
+    # and Planning slot in here, each a template and a script of the same id.
+    ("overview", "/overview", "nav.overview"),
+    ("scorecard", "/scorecard", "nav.scorecard"),
+    ("wallboard", "/wallboard", "nav.wallboard"),
+)
+Format = Literal["json", "csv", "xlsx"]
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class _Static(StaticFiles):
+    """Package files; browsers revalidate them (ETag) instead of the API's no-store."""
+
+    async def get_response(self, path: str, scope: AsgiScope) -> Any:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return value
+
+
+def _boot(value: Any) -> str:
+    """JSON safe inside a <script type="application/json"> element."""
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _download(table: data.Table, fmt: str) -> Response:
+    name = _SAFE_NAME.sub("-", table.name).strip("-") or "table"
+    if fmt == "csv":
+        body, media = data.to_csv(table), "text/csv; charset=utf-8"
+    else:
+        body = data.to_xlsx(table)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
+                   store: AuthStore, catalog: Catalog, semantic: SemanticModel,
+                   session_cookie: str) -> None:
+    """Register the dashboard on ``app``; ``caller`` is its authentication dependency."""
+    CallerDep = Annotated[Any, Depends(caller)]
+    engine = data.Engine(hub.reader, hub.reader_lock, catalog, semantic, hub.tz)
+    templates = Environment(loader=FileSystemLoader(HERE / "templates"),
+                            autoescape=select_autoescape(default=True))
+    app.mount("/static", _Static(directory=HERE / "static"), name="static")
+
+    def session_user(request: Request) -> User | None:
+        secret = request.cookies.get(session_cookie)
+        if not secret:
+            return None
+        try:
+            return store.session_user(secret)
+        except AuthFailed:
+            return None
+
+    def language(request: Request) -> str:
+        return choose(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
+                      request.headers.get("accept-language"))
+
+    def render(request: Request, template: str, page: str, user: User | None) -> HTMLResponse:
+        lang = language(request)
+        t = messages(lang)
+        boot = {"lang": lang, "locale": LOCALES[lang], "page": page, "messages": t,
+                "user": user.public() if user else None, "tz": hub.tz}
+        html = templates.get_template(template).render(
+            t=t, lang=lang, page=page, pages=PAGES, user=user, boot=_boot(boot),
+            other_lang=next(x for x in LANGUAGES if x != lang))
+        response = HTMLResponse(html, headers={"Content-Security-Policy": CSP})
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict",
+                                secure=request.url.scheme == "https")
+        return response
+
+    def page(template: str, page_id: str) -> Callable[[Request], Response]:
+        def show(request: Request) -> Response:
+            user = session_user(request)
+            if user is None or user.must_change_password:
+                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+            return render(request, template, page_id, user)
+
+        show.__name__ = f"page_{page_id}"
+        return show
+
+    for page_id, path, _ in PAGES:
+        app.add_api_route(path, page(f"{page_id}.html", page_id), methods=["GET"],
+                          include_in_schema=False, response_class=HTMLResponse)
+
+    @app.get("/login", include_in_schema=False)
+    def login_page(request: Request) -> Response:
+        """The sign-in form (and the change of a one-time password)."""
+        return render(request, "login.html", "login", session_user(request))
+
+    # -- data -----------------------------------------------------------------------------
+
+    def filters_of(request: Request) -> dict[str, str]:
+        try:
+            return data.clean_filters(request.query_params)
+        except data.WebError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    def period_of(text: str | None, user: User) -> Period:
+        try:
+            period = data.period_of(text)
+        except data.WebError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return period or data.default_period(engine, user.scope)
+
+    PeriodQuery = Annotated[str | None, Query(
+        description="2026-10, 2026-Q4, 2026, 2026-10-05 or 2026-10-01..2026-10-15 "
+                    "(default: the month of the latest data)")]
+    FormatQuery = Annotated[Format, Query(description="json, csv or xlsx")]
+
+    @app.get("/api/filters", tags=["dashboard"])
+    def filters(who: CallerDep) -> JSONResponse:
+        """The filter bar's choices in your scope: each dimension's values and whether
+        "all" is allowed (not for a dimension your scope limits), the months with data."""
+        return JSONResponse(_json(data.filter_options(engine, who.user.scope)))
+
+    @app.get("/api/overview", tags=["dashboard"], response_class=Response)
+    def overview(who: CallerDep, request: Request, period: PeriodQuery = None,
+                 format: FormatQuery = "json") -> Response:
+        """KPI tiles for the period and the filters (tenant, site, team, queue, campaign,
+        agent) in your scope: value, target, deviation, status (as the scorecard) and the
+        values by day. KPIs that cannot be limited to the filters are listed in
+        ``unavailable``."""
+        result = data.overview(engine, who.user.scope, period_of(period, who.user),
+                               filters_of(request))
+        if format != "json":
+            return _download(data.overview_table(result), format)
+        return JSONResponse(_json(result))
+
+    @app.get("/api/scorecard", tags=["dashboard"], response_class=Response)
+    def scorecard(who: CallerDep, request: Request, period: PeriodQuery = None,
+                  by: Annotated[str | None, Query(
+                      description="agent, team, queue, campaign, tenant or site")] = None,
+                  format: FormatQuery = "json") -> Response:
+        """The scorecard (``callkpi scorecard``) for the period, limited to your scope and
+        the filters: a team's with ``team=``, an agent's with ``agent=``; one group of
+        rows per ``by`` value."""
+        try:
+            result = data.scorecard(engine, who.user.scope, period_of(period, who.user),
+                                    filters_of(request), by or None)
+        except data.WebError as exc:
+            raise HTTPException(400, str(exc)) from None
+        if format != "json":
+            return _download(data.scorecard_table(result), format)
+        return JSONResponse(_json(result))
+
+    @app.get("/api/wallboard", tags=["dashboard"], response_class=Response)
+    def wallboard(who: CallerDep, format: FormatQuery = "json") -> Response:
+        """The live floor in your scope as one row per queue (the wallboard's table)."""
+        snap = hub.snapshot(live_scope(who.user, hub.reader, hub.reader_lock))
+        table = data.wallboard_table(snap)
+        if format != "json":
+            return _download(table, format)
+        return JSONResponse(_json({"at": snap.get("at"), "columns": list(table.columns),
+                                   "rows": list(table.rows)}))
+
+
+__all__ = ["CSP", "PAGES", "add_web_routes"]
