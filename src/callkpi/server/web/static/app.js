@@ -38,6 +38,8 @@
     switch (unit) {
       case "ratio":
         return nf({ style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(value);
+      case "percent": // a whole percentage, for a wall across the room
+        return nf({ style: "percent", maximumFractionDigits: 0 }).format(value);
       case "seconds":
         if (Math.abs(value) >= 3600) {
           return nf({ style: "unit", unit: "hour", unitDisplay: "narrow", maximumFractionDigits: 1 })

@@ -9,7 +9,8 @@
   // Thresholds (docs/web.md): service level as the scorecard (5 % and 15 % short of the
   // target); abandonment against the industry's 5-8 %; the longest wait against 20 s / 60 s.
   function slStatus(value, target) {
-    if (value === null || value === undefined || !target) return "no-data";
+    if (value === null || value === undefined) return "no-data";
+    if (!target) return "plain"; // no target today: the number, without a verdict
     const short = (target - value) / target;
     return short <= 0.05 ? "on-track" : short <= 0.15 ? "warning" : "critical";
   }
@@ -21,7 +22,7 @@
     if (!waiting) return "on-track";
     return longest <= 20 ? "on-track" : longest <= 60 ? "warning" : "critical";
   }
-  const WORST = { critical: 3, warning: 2, "on-track": 1, "no-data": 0 };
+  const WORST = { critical: 3, warning: 2, "on-track": 1, plain: 0, "no-data": 0 };
 
   function metric(label, value, size, status, sub, key) {
     return el("div", { class: "wb-metric s-" + (status || "plain"), "data-metric": key },
@@ -38,7 +39,7 @@
     const ab = abandonStatus(today.abandon_rate);
     const wait = waitStatus(q.waiting, q.longest_wait_s);
     const worst = [sl, slNow, ab, wait].reduce((a, b) => (WORST[b] > WORST[a] ? b : a), "no-data");
-    const targetText = target ? t("wb.target") + " " + fmt(target, "ratio") : "";
+    const targetText = target ? t("wb.target") + " " + fmt(target, "percent") : "";
     const total = STATES.reduce((n, s) => n + (agents[s] || 0), 0);
     const bar = el("div", { class: "wb-bar-agents" });
     for (const s of STATES) {
@@ -53,9 +54,9 @@
       el("div", { class: "wb-metrics" },
         metric(t("wb.waiting"), fmt(q.waiting, "count"), "big", wait, null, "waiting"),
         metric(t("wb.longest"), q.waiting ? fmtWait(q.longest_wait_s) : "–", "big", wait, null, "longest"),
-        metric(t("wb.sl_today"), fmt(today.service_level, "ratio"), "big", sl, targetText, "sl_today"),
-        metric(t("wb.sl_interval"), fmt(interval.service_level, "ratio"), "mid", slNow, targetText, "sl_interval"),
-        metric(t("wb.abandon"), fmt(today.abandon_rate, "ratio"), "mid", ab,
+        metric(t("wb.sl_today"), fmt(today.service_level, "percent"), "big", sl, targetText, "sl_today"),
+        metric(t("wb.sl_interval"), fmt(interval.service_level, "percent"), "mid", slNow, targetText, "sl_interval"),
+        metric(t("wb.abandon"), fmt(today.abandon_rate, "percent"), "mid", ab,
           fmt(today.abandoned, "count") + " / " + fmt(today.offered, "count"), "abandon"),
         metric(t("wb.offered"), fmt(today.offered, "count"), "mid", null, null, "offered")),
       el("div", { class: "wb-agents", "data-agents": total },
