@@ -202,3 +202,39 @@ def test_the_chart_library_is_vendored_with_its_licence() -> None:
     assert (vendor / "echarts.min.js").stat().st_size > 500_000
     assert "Apache License" in (vendor / "LICENSE").read_text("utf-8")
     assert "Apache ECharts" in (vendor / "NOTICE").read_text("utf-8")
+
+
+def test_the_kpi_table_route_is_the_engines_in_the_scope(
+    app: tuple[TestClient, AuthStore], as_user: Callable[..., dict[str, str]]
+) -> None:
+    client, _ = app
+    nord = as_user("nord", "client", tenant=["nordbank"])
+    got = client.get("/api/table", params={"period": "2026-10", "kpis": "offered,service_level,"
+                                           "ivr_containment", "by": "queue"}, headers=nord)
+    assert got.status_code == 200, got.text
+    data = got.json()
+    assert data["where"] == {"tenant": "nordbank"}
+    assert data["unavailable"] == ["ivr_containment"]  # IVR steps have no tenant
+    api = client.get("/api/kpi", params={"kpis": "offered,service_level", "by": "queue",
+                                         "tz": "Europe/Moscow", "from": "2026-10-01",
+                                         "to": "2026-11-01"}, headers=nord).json()
+    assert data["rows"] == api
+    service = next(k for k in data["kpis"] if k["kpi"] == "service_level")
+    assert (service["target"], service["benchmark"]["low"]) == (0.8, 0.8)
+    vip = client.get("/api/table", params={"kpis": "service_level", "queue": "bank_vip"},
+                     headers=nord).json()
+    assert (vip["kpis"][0]["target"], vip["kpis"][0]["target_scope"]) == (0.9, "queue=bank_vip")
+    text = client.get("/api/table", params={"kpis": "offered", "by": "queue", "format": "csv"},
+                      headers=nord)
+    rows = list(csv.DictReader(io.StringIO(text.content.decode("utf-8-sig"))))
+    assert {r["queue"] for r in rows} == {"bank_cards", "bank_vip"}
+    for params, status, message in [
+        ({"tenant": "telesfera"}, 403, "outside your scope"),
+        ({"kpis": "nope"}, 400, "unknown KPI"),
+        ({"kpis": "offered", "by": "room"}, 400, "room"),
+        ({"kpis": "offered", "grain": "fortnight"}, 400, "fortnight"),
+        ({"kpis": ",".join(["offered"] * 13)}, 400, "at most"),
+    ]:
+        bad = client.get("/api/table", params=params, headers=nord)
+        assert bad.status_code == status, bad.text
+        assert message in bad.json()["detail"]

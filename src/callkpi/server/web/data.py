@@ -28,8 +28,15 @@ from typing import Any
 from callkpi.export import Sheet, write_xlsx
 from callkpi.goals.benchmark import currency_of
 from callkpi.goals.periods import Period, PeriodError, parse_period
-from callkpi.goals.scorecard import BY_DIMENSIONS, ScorecardError, build_scorecard
+from callkpi.goals.scorecard import (
+    BY_DIMENSIONS,
+    ScorecardError,
+    build_scorecard,
+    subject_chain,
+)
+from callkpi.goals.targets import applicable, list_targets
 from callkpi.kpi import Catalog, KpiQuery, QueryError, run_query
+from callkpi.kpi.benchmarks import for_kpi
 from callkpi.kpi.docs import dimensions_of
 from callkpi.kpi.semantic import SemanticModel
 from callkpi.server.auth import Scope
@@ -258,6 +265,72 @@ def scorecard(engine: Engine, scope: Scope, period: Period, filters: Mapping[str
     }
 
 
+MAX_TABLE_KPIS = 12
+MAX_TABLE_BY = 3
+
+
+def _benchmark(kpi_id: str) -> dict[str, Any] | None:
+    found = for_kpi(kpi_id)
+    if found is None:
+        return None
+    return {"low": found.low, "high": found.high, "value": found.value,
+            "currency": found.currency, "source": found.source}
+
+
+def kpi_table(engine: Engine, scope: Scope, period: Period, filters: Mapping[str, str],
+              kpis: Sequence[str], by: Sequence[str] = (), grain: str = "all",
+              previous: bool = False) -> dict[str, Any]:
+    """KPIs for the period and the filters at a cut and grain (the pages' charts and
+    tables): the rows of the KPI engine in the caller's scope, each KPI's unit, the target
+    that applies to the selection (as the overview's) and the industry benchmark; with
+    ``previous`` also the rows of the period before (for "compare with")."""
+    if not kpis:
+        raise WebError("kpis: name at least one KPI")
+    if len(kpis) > MAX_TABLE_KPIS or len(by) > MAX_TABLE_BY:
+        raise WebError(f"at most {MAX_TABLE_KPIS} KPIs and {MAX_TABLE_BY} by dimensions")
+    unknown = [k for k in kpis if k not in engine.catalog]
+    if unknown:
+        raise WebError(f"unknown KPI {unknown[0][:60]!r}")
+    where = subject_where(scope, filters)
+    shown = usable(kpis, where, engine)
+
+    def rows_of(p: Period) -> list[dict[str, Any]]:
+        if not shown:
+            return []
+        try:
+            return engine.run(KpiQuery(kpis=tuple(shown), by=tuple(by), grain=grain,
+                                       tz=engine.tz, start=p.start_datetime(),
+                                       end=p.end_datetime(), where=tuple(where)), scope)
+        except QueryError as exc:
+            raise WebError(str(exc)) from None
+
+    rows = rows_of(period)
+    before = period.previous()
+    with engine.lock:
+        chain = subject_chain(engine.wh, where)
+        targets = list_targets(engine.wh, period)
+    info = []
+    for k in shown:
+        target = applicable(targets, k, period, chain)
+        info.append({**_kpi_info(engine, k), "benchmark": _benchmark(k),
+                     "target": target["target"] if target else None,
+                     "target_scope": (None if target is None else target["scope"] if
+                                      target["scope_value"] is None else
+                                      f"{target['scope']}={target['scope_value']}")})
+    result: dict[str, Any] = {
+        "period": period.label(), "from": period.first.isoformat(),
+        "to": period.last.isoformat(), "tz": engine.tz, "where": dict(where),
+        "by": list(by), "grain": grain, "currency": _currency(engine), "kpis": info,
+        "unavailable": [k for k in kpis if k not in shown],
+        "columns": [*by, *([] if grain == "all" else ["period_start"]), *shown],
+        "rows": rows,
+    }
+    if previous:
+        result |= {"previous": {"period": before.label(), "from": before.first.isoformat(),
+                                "to": before.last.isoformat(), "rows": rows_of(before)}}
+    return result
+
+
 def _currency(engine: Engine) -> str | None:
     with engine.lock:
         return currency_of(engine.wh)
@@ -293,6 +366,13 @@ def scorecard_table(data: Mapping[str, Any]) -> Table:
     return Table(f"scorecard {data['period']}", data["columns"], data["rows"],
                  {"ci_low": "ratio", "ci_high": "ratio", "n": "count"}, row_unit="unit",
                  value_columns=("target", "actual"))
+
+
+def kpi_table_table(data: Mapping[str, Any]) -> Table:
+    units = {k["kpi"]: k["unit"] for k in data["kpis"]}
+    cut = "-".join([*data["by"], *([] if data["grain"] == "all" else [data["grain"]])])
+    return Table(f"kpis {cut} {data['period']}".replace("  ", " "), data["columns"],
+                 data["rows"], units)
 
 
 def wallboard_table(snapshot: Mapping[str, Any]) -> Table:
@@ -343,6 +423,7 @@ def to_xlsx(table: Table) -> bytes:
 
 __all__ = [
     "FILTER_DIMENSIONS", "TILE_KPIS", "Engine", "Table", "WebError", "clean_filters",
-    "filter_options", "overview", "overview_table", "period_of", "scorecard",
+    "filter_options", "kpi_table", "kpi_table_table", "overview", "overview_table",
+    "period_of", "scorecard",
     "scorecard_table", "subject_where", "to_csv", "to_xlsx", "usable", "wallboard_table",
 ]

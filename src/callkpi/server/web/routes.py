@@ -44,10 +44,11 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'")
 
 PAGES = (
-    # (id, path, label key): the navigation, in order. Trends, Agents, Queues/IVR, Sales
-    # and Planning slot in here, each a template and a script of the same id.
+    # (id, path, label key): the navigation, in order; each a template and a script of
+    # the same id.
     ("overview", "/overview", "nav.overview"),
     ("scorecard", "/scorecard", "nav.scorecard"),
+    ("trends", "/trends", "nav.trends"),
     ("wallboard", "/wallboard", "nav.wallboard"),
 )
 Format = Literal["json", "csv", "xlsx"]
@@ -200,6 +201,33 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
             raise HTTPException(400, str(exc)) from None
         if format != "json":
             return _download(data.scorecard_table(result), format)
+        return JSONResponse(_json(result))
+
+    @app.get("/api/table", tags=["dashboard"], response_class=Response)
+    def kpi_table(who: CallerDep, request: Request, period: PeriodQuery = None,
+                  kpis: Annotated[str, Query(
+                      description="KPI ids, comma-separated (at most 12)")] = "offered",
+                  by: Annotated[str | None, Query(
+                      description="dimensions, comma-separated (at most 3): agent, "
+                                  "queue, campaign, hour_of_day, weekday, ...")] = None,
+                  grain: Annotated[str, Query(
+                      description="all, 15min, 30min, hour, day, week, month")] = "all",
+                  previous: Annotated[bool, Query(
+                      description="also the rows of the period before")] = False,
+                  format: FormatQuery = "json") -> Response:
+        """KPIs for the period and the filters (tenant, site, team, queue, campaign, agent)
+        in your scope at a cut and grain: the KPI engine's rows (as ``/api/kpi``), each
+        KPI's unit, the target that applies to the selection and the industry benchmark.
+        KPIs that cannot be limited to the filters are listed in ``unavailable``."""
+        names = [k.strip() for k in kpis.split(",") if k.strip()]
+        dims = [d.strip() for d in (by or "").split(",") if d.strip()]
+        try:
+            result = data.kpi_table(engine, who.user.scope, period_of(period, who.user),
+                                    filters_of(request), names, dims, grain[:20], previous)
+        except data.WebError as exc:
+            raise HTTPException(400, str(exc)) from None
+        if format != "json":
+            return _download(data.kpi_table_table(result), format)
         return JSONResponse(_json(result))
 
     @app.get("/api/wallboard", tags=["dashboard"], response_class=Response)

@@ -14,7 +14,8 @@
   const boot = JSON.parse(document.getElementById("ck-boot").textContent);
   const locale = boot.locale;
   const FILTERS = ["period", "tenant", "site", "team", "queue", "campaign", "agent"];
-  const PAGE_KEYS = ["by"]; // page options kept in the URL besides the filters
+  const PAGE_KEYS = ["by"]; // page options kept in the URL besides the filters (f-KEY)
+  const pageDefaults = {};
 
   function t(key, fallback) {
     if (Object.prototype.hasOwnProperty.call(boot.messages, key)) return boot.messages[key];
@@ -174,9 +175,13 @@
     });
     const base = document.querySelector("[data-export-base]");
     document.querySelectorAll("a[data-export]").forEach((a) => {
-      const p = new URLSearchParams(params);
+      // The base may carry its own options (/api/table?kpis=...&by=agent).
+      const [path, own] = (a.dataset.exportBase || (base && base.dataset.exportBase) || "").split("?");
+      const p = new URLSearchParams(own || "");
+      for (const key of FILTERS) if (params.get(key)) p.set(key, params.get(key));
+      if (!own && params.get("by")) p.set("by", params.get("by"));
       p.set("format", a.dataset.export);
-      a.href = (a.dataset.exportBase || (base && base.dataset.exportBase)) + "?" + p;
+      a.href = path + "?" + p;
     });
     document.querySelectorAll("a[data-lang]").forEach((a) => {
       const p = new URLSearchParams(location.search);
@@ -216,8 +221,13 @@
       }
       control.value = value || (info.all ? "" : info.values[0] || "");
     }
-    const by = document.getElementById("f-by");
-    if (by) by.value = url.get("by") || "";
+    for (const key of PAGE_KEYS) {
+      const control = document.getElementById("f-" + key);
+      if (!control) continue;
+      const value = url.get(key) || pageDefaults[key] || "";
+      if (control.type === "checkbox") control.checked = value === "1";
+      else control.value = value;
+    }
   }
 
   /* The filter bar: fills its choices, keeps them in the URL, calls onChange after each
@@ -225,8 +235,21 @@
   async function initFilters(onChange) {
     const bar = document.getElementById("ck-filters");
     const run = () => { updateLinks(); onChange(); };
-    const by = document.getElementById("f-by");
-    if (by) by.addEventListener("change", () => { setParam("by", by.value, true); run(); });
+    for (const key of PAGE_KEYS) {
+      const control = document.getElementById("f-" + key);
+      if (!control) continue;
+      const url = new URLSearchParams(location.search);
+      pageDefaults[key] = control.type === "checkbox" ? (control.checked ? "1" : "") : control.value;
+      if (url.get(key) && key !== "by") {
+        if (control.type === "checkbox") control.checked = url.get(key) === "1";
+        else control.value = url.get(key);
+      }
+      control.addEventListener("change", () => {
+        const value = control.type === "checkbox" ? (control.checked ? "1" : "") : control.value;
+        setParam(key, value === pageDefaults[key] ? "" : value, true);
+        run();
+      });
+    }
     if (!bar) { run(); return; }
     bar.addEventListener("submit", (e) => e.preventDefault());
     try {
@@ -292,8 +315,96 @@
     return t("kpi." + item.kpi, item.name);
   }
 
+  /* Page options kept in the URL (a control f-KEY each, read by initFilters). */
+  function pageKeys(...keys) {
+    for (const key of keys) if (!PAGE_KEYS.includes(key)) PAGE_KEYS.push(key);
+  }
+
+  /* The URL's filters (and the period) alone, for data routes with options of their own. */
+  function filterParams(extra) {
+    const all = dataParams();
+    const params = new URLSearchParams();
+    for (const key of FILTERS) if (all.get(key)) params.set(key, all.get(key));
+    for (const [k, v] of Object.entries(extra || {})) {
+      if (v !== null && v !== undefined && v !== "") params.set(k, v);
+    }
+    return params;
+  }
+
+  /* ECharts instances of the page (window.ckCharts, for tests and the console). */
+  const charts = [];
+  window.ckCharts = charts;
+  function chart(node, option, key) {
+    const instance = echarts.init(node, null, { renderer: "canvas" });
+    instance.setOption(Object.assign({ animation: false }, option));
+    instance.ckKey = key;
+    charts.push(instance);
+    return instance;
+  }
+  function clearCharts() { charts.splice(0).forEach((c) => c.dispose()); }
+  window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
+
+  /* An axis label formatter for a unit (percent without decimals on an axis). */
+  function axisFmt(unit, currency) {
+    if (unit === "ratio") {
+      return (v) => nf({ style: "percent", maximumFractionDigits: 0 }).format(v);
+    }
+    if (unit === "seconds") return (v) => fmt(v, "seconds");
+    return (v) => nf({ notation: "compact", maximumFractionDigits: 1 }).format(v);
+  }
+
+  /* ISO weekday (Monday 1 ... Sunday 7) as a short name in the page's language. */
+  function weekdayName(n) {
+    return new Intl.DateTimeFormat(locale, { weekday: "short" }).format(new Date(2024, 0, n));
+  }
+
+  /* A local time from the engine's ISO timestamps ("2026-10-30T09:30:00+03:00"), read as
+   * the wall clock of the server's zone (not the browser's). */
+  function wall(iso) {
+    const [d, tm] = iso.slice(0, 19).split("T");
+    const [y, m, day] = d.split("-").map(Number);
+    const [h, mi] = (tm || "00:00").split(":").map(Number);
+    return new Date(y, m - 1, day, h, mi);
+  }
+  function fmtSlot(iso, grain) {
+    const date = wall(iso);
+    if (grain === "month") return new Intl.DateTimeFormat(locale, { month: "short", year: "numeric" }).format(date);
+    if (grain === "day" || grain === "week") {
+      return new Intl.DateTimeFormat(locale, { day: "numeric", month: "short" }).format(date);
+    }
+    return new Intl.DateTimeFormat(locale, { day: "numeric", month: "short", hour: "2-digit",
+      minute: "2-digit" }).format(date);
+  }
+  function fmtClock(iso) {
+    return new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }).format(wall(iso));
+  }
+
+  /* A plain table: cols [{key, label, unit, num}], rows of objects; td[data-value] holds
+   * the raw number (for tests and copy). */
+  function fillTable(table, cols, rows, currency) {
+    const head = table.querySelector("thead") || table.createTHead();
+    head.replaceChildren(el("tr", {}, ...cols.map((c) =>
+      el("th", { class: c.num || c.unit ? "num" : null, text: c.label }))));
+    const body = table.tBodies[0] || table.createTBody();
+    body.replaceChildren(...rows.map((row) => {
+      const tr = el("tr");
+      for (const c of cols) {
+        const value = row[c.key];
+        if (c.render) { tr.append(c.render(row)); continue; }
+        if (c.unit) {
+          tr.append(el("td", { class: "num", "data-key": c.key,
+            "data-value": missing(value) ? "" : value }, fmt(value, c.unit, currency)));
+        } else {
+          tr.append(el("td", { "data-key": c.key, text: missing(value) ? "–" : String(value) }));
+        }
+      }
+      return tr;
+    }));
+  }
+
   window.CK = { boot, locale, t, fmt, fmtSigned, fmtWait, fmtDay, fmtMonth, fmtPeriod, statusClass,
-    el, api, showError, dataParams, updateLinks, initFilters, kpiName };
+    el, api, showError, dataParams, updateLinks, initFilters, kpiName, pageKeys, filterParams,
+    chart, clearCharts, charts, axisFmt, weekdayName, wall, fmtSlot, fmtClock, fillTable, missing };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initAccount);
   else initAccount();
