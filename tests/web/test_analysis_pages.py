@@ -70,3 +70,42 @@ def test_trends(open_as: Callable[..., Tab], server: Server) -> None:
     export = tab.page.get_attribute("a[data-export='csv']", "href") or ""
     assert "kpis=abandon_rate" in export and "grain=hour" in export and "format=csv" in export
     assert tab.errors == []
+
+
+def test_agents(open_as: Callable[..., Tab], server: Server) -> None:
+    tab = open_as("boss", "/agents?period=2026-10")
+    wait_ready(tab, "#board-panel")
+    shown = charts(tab)
+    for key in ("leaderboard", "aht-transfers", "availability"):
+        assert has_numbers(shown[key]), key
+    api = server.api("boss", "/api/kpi", kpis="answered,aht,transfer_rate", by="agent",
+                     tz="Europe/Moscow", **{"from": "2026-10-01", "to": "2026-11-01"})
+    by_agent = {r["agent"]: r for r in api}
+    rows = tab.page.eval_on_selector_all(
+        "#board tbody tr", "rs => rs.map(r => [r.dataset.agent,"
+        " r.querySelector('td[data-key=answered]').dataset.value,"
+        " r.querySelector('td[data-key=aht]').dataset.value])")
+    assert len(rows) == len(by_agent) >= 20
+    answered = [float(a) for _, a, _ in rows if a]
+    assert answered == sorted(answered, reverse=True)  # sorted by calls answered
+    for agent, a, aht in rows[:5]:
+        assert float(a) == by_agent[agent]["answered"]
+        assert float(aht) == pytest.approx(by_agent[agent]["aht"])
+    assert tab.page.locator("#center-only").is_hidden()
+    tab.shot("agents")
+    # Sorted by AHT (lower is better first); the choice is in the URL.
+    tab.page.select_option("#f-sort", "aht")
+    tab.page.wait_for_url(re.compile("sort=aht"))
+    wait_ready(tab, "#board-panel")
+    aht = [float(v) for v in tab.page.eval_on_selector_all(
+        "#board td[data-key=aht]", "tds => tds.map(td => td.dataset.value)") if v]
+    assert aht == sorted(aht)
+    # A client: its agents' numbers over its calls, and a note instead of the center-wide
+    # analyses.
+    nord = open_as("nord", "/agents?period=2026-10")
+    wait_ready(nord, "#board-panel")
+    assert nord.page.locator("#center-only").is_visible()
+    assert nord.page.locator("#insights").is_hidden()
+    assert set(charts(nord)) == {"leaderboard"}
+    nord.shot("agents-client")
+    assert tab.errors == [] and nord.errors == []

@@ -279,11 +279,12 @@ def _benchmark(kpi_id: str) -> dict[str, Any] | None:
 
 def kpi_table(engine: Engine, scope: Scope, period: Period, filters: Mapping[str, str],
               kpis: Sequence[str], by: Sequence[str] = (), grain: str = "all",
-              previous: bool = False) -> dict[str, Any]:
+              previous: bool = False, samples: bool = False) -> dict[str, Any]:
     """KPIs for the period and the filters at a cut and grain (the pages' charts and
     tables): the rows of the KPI engine in the caller's scope, each KPI's unit, the target
     that applies to the selection (as the overview's) and the industry benchmark; with
-    ``previous`` also the rows of the period before (for "compare with")."""
+    ``previous`` also the rows of the period before (for "compare with"); with
+    ``samples`` each ratio's sample size as ``KPI__n``."""
     if not kpis:
         raise WebError("kpis: name at least one KPI")
     if len(kpis) > MAX_TABLE_KPIS or len(by) > MAX_TABLE_BY:
@@ -300,7 +301,8 @@ def kpi_table(engine: Engine, scope: Scope, period: Period, filters: Mapping[str
         try:
             return engine.run(KpiQuery(kpis=tuple(shown), by=tuple(by), grain=grain,
                                        tz=engine.tz, start=p.start_datetime(),
-                                       end=p.end_datetime(), where=tuple(where)), scope)
+                                       end=p.end_datetime(), where=tuple(where),
+                                       samples=samples), scope)
         except QueryError as exc:
             raise WebError(str(exc)) from None
 
@@ -322,7 +324,8 @@ def kpi_table(engine: Engine, scope: Scope, period: Period, filters: Mapping[str
         "to": period.last.isoformat(), "tz": engine.tz, "where": dict(where),
         "by": list(by), "grain": grain, "currency": _currency(engine), "kpis": info,
         "unavailable": [k for k in kpis if k not in shown],
-        "columns": [*by, *([] if grain == "all" else ["period_start"]), *shown],
+        "columns": [*by, *([] if grain == "all" else ["period_start"]), *shown,
+                    *[f"{k}__n" for k in shown if rows and f"{k}__n" in rows[0]]],
         "rows": rows,
     }
     if previous:
@@ -370,6 +373,7 @@ def scorecard_table(data: Mapping[str, Any]) -> Table:
 
 def kpi_table_table(data: Mapping[str, Any]) -> Table:
     units = {k["kpi"]: k["unit"] for k in data["kpis"]}
+    units |= {f"{k}__n": "count" for k in units}
     cut = "-".join([*data["by"], *([] if data["grain"] == "all" else [data["grain"]])])
     return Table(f"kpis {cut} {data['period']}".replace("  ", " "), data["columns"],
                  data["rows"], units)

@@ -49,6 +49,7 @@ PAGES = (
     ("overview", "/overview", "nav.overview"),
     ("scorecard", "/scorecard", "nav.scorecard"),
     ("trends", "/trends", "nav.trends"),
+    ("agents", "/agents", "nav.agents"),
     ("wallboard", "/wallboard", "nav.wallboard"),
 )
 Format = Literal["json", "csv", "xlsx"]
@@ -214,6 +215,8 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
                       description="all, 15min, 30min, hour, day, week, month")] = "all",
                   previous: Annotated[bool, Query(
                       description="also the rows of the period before")] = False,
+                  samples: Annotated[bool, Query(
+                      description="each ratio's sample size as KPI__n")] = False,
                   format: FormatQuery = "json") -> Response:
         """KPIs for the period and the filters (tenant, site, team, queue, campaign, agent)
         in your scope at a cut and grain: the KPI engine's rows (as ``/api/kpi``), each
@@ -223,7 +226,8 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
         dims = [d.strip() for d in (by or "").split(",") if d.strip()]
         try:
             result = data.kpi_table(engine, who.user.scope, period_of(period, who.user),
-                                    filters_of(request), names, dims, grain[:20], previous)
+                                    filters_of(request), names, dims, grain[:20], previous,
+                                    samples)
         except data.WebError as exc:
             raise HTTPException(400, str(exc)) from None
         if format != "json":
