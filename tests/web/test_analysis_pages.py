@@ -109,3 +109,36 @@ def test_agents(open_as: Callable[..., Tab], server: Server) -> None:
     assert set(charts(nord)) == {"leaderboard"}
     nord.shot("agents-client")
     assert tab.errors == [] and nord.errors == []
+
+
+def test_queues_and_ivr(open_as: Callable[..., Tab], server: Server) -> None:
+    tab = open_as("boss", "/queues?period=2026-10")
+    wait_ready(tab, "#queues")
+    shown = charts(tab)
+    for key in ("heatmap", "intervals", "waits", "ivr"):
+        assert has_numbers(shown[key]), key
+    when = {"tz": "Europe/Moscow", "from": "2026-10-01", "to": "2026-11-01"}
+    heat = server.api("boss", "/api/kpi", kpis="offered", by="hour_of_day,weekday", **when)
+    assert sum(c[2] for c in shown["heatmap"][0]) == sum(r["offered"] for r in heat)
+    queues = {r["queue"]: r for r in server.api(
+        "boss", "/api/kpi", kpis="avg_abandon_wait,service_level", by="queue", **when)}
+    vip = tab.page.get_attribute("#queue-table tr[data-queue='bank_vip'] "
+                                 "td[data-key='avg_abandon_wait']", "data-value")
+    assert float(vip or "nan") == pytest.approx(queues["bank_vip"]["avg_abandon_wait"])
+    ivr = server.api("boss", "/api/kpi", kpis="ivr_containment", **when)
+    shown_ivr = tab.page.get_attribute("#ivr-numbers [data-kpi='ivr_containment']", "data-value")
+    assert float(shown_ivr or "nan") == pytest.approx(ivr[0]["ivr_containment"])
+    assert tab.page.locator("#ivr-note").is_hidden()
+    tab.shot("queues")
+    # A client: no IVR (its steps have no tenant), a note says why; the rest is its own.
+    nord = open_as("nord", "/queues?period=2026-10&lang=ru", locale="ru-RU")
+    wait_ready(nord, "#queues")
+    assert nord.page.locator("#ivr-note").is_visible()
+    assert "IVR" in nord.page.inner_text("#ivr-note")
+    assert nord.page.inner_text("h1") == "Очереди и IVR"
+    assert nord.page.inner_text("nav a[data-nav='agents']") == "Операторы"
+    names = nord.page.eval_on_selector_all("#queue-table tbody tr",
+                                           "rs => rs.map(r => r.dataset.queue)")
+    assert set(names) == {"bank_cards", "bank_vip"}
+    nord.shot("queues-client-ru")
+    assert tab.errors == [] and nord.errors == []

@@ -50,6 +50,7 @@ PAGES = (
     ("scorecard", "/scorecard", "nav.scorecard"),
     ("trends", "/trends", "nav.trends"),
     ("agents", "/agents", "nav.agents"),
+    ("queues", "/queues", "nav.queues"),
     ("wallboard", "/wallboard", "nav.wallboard"),
 )
 Format = Literal["json", "csv", "xlsx"]
