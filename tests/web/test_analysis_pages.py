@@ -142,3 +142,29 @@ def test_queues_and_ivr(open_as: Callable[..., Tab], server: Server) -> None:
     assert set(names) == {"bank_cards", "bank_vip"}
     nord.shot("queues-client-ru")
     assert tab.errors == [] and nord.errors == []
+
+
+def test_sales(open_as: Callable[..., Tab], server: Server) -> None:
+    tab = open_as("boss", "/sales?period=2026-10")
+    wait_ready(tab, "#sales")
+    shown = charts(tab)
+    for key in ("funnel", "best-time"):
+        assert has_numbers(shown[key]), key
+    when = {"tz": "Europe/Moscow", "from": "2026-10-01", "to": "2026-11-01"}
+    total = server.api("boss", "/api/kpi", kpis="conversion_rate,deals_won", **when)[0]
+    value = tab.page.get_attribute("#sales-numbers [data-kpi='conversion_rate']", "data-value")
+    assert float(value or "nan") == pytest.approx(total["conversion_rate"])
+    assert [d["value"] for d in shown["funnel"][0]][-1] == total["deals_won"]
+    campaigns = {r["campaign"]: r for r in server.api(
+        "boss", "/api/kpi", kpis="avg_deal_size", by="campaign", **when)}
+    deal = tab.page.get_attribute("#campaign-table tr[data-campaign='ts_winback'] "
+                                  "td[data-key='avg_deal_size']", "data-value")
+    assert float(deal or "nan") == pytest.approx(campaigns["ts_winback"]["avg_deal_size"])
+    assert tab.page.locator("#cac-table tbody tr").count() > 0
+    tab.shot("sales")
+    nord = open_as("nord", "/sales?period=2026-10")
+    wait_ready(nord, "#sales")
+    assert nord.page.locator("#center-only").is_visible()
+    assert has_numbers(charts(nord)["best-time"])
+    nord.shot("sales-client")
+    assert tab.errors == [] and nord.errors == []

@@ -51,6 +51,7 @@ PAGES = (
     ("trends", "/trends", "nav.trends"),
     ("agents", "/agents", "nav.agents"),
     ("queues", "/queues", "nav.queues"),
+    ("sales", "/sales", "nav.sales"),
     ("wallboard", "/wallboard", "nav.wallboard"),
 )
 Format = Literal["json", "csv", "xlsx"]
