@@ -41,6 +41,8 @@ bench: env
 	$(VENV)/bin/python bench/run.py ingest
 	$(VENV)/bin/python bench/run.py kpi
 	$(VENV)/bin/python bench/staffing.py
+	$(VENV)/bin/python bench/server.py
+	$(VENV)/bin/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache demo.duckdb demo.duckdb.auth.sqlite demo.duckdb.live demo-data
