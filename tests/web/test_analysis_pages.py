@@ -168,3 +168,26 @@ def test_sales(open_as: Callable[..., Tab], server: Server) -> None:
     assert has_numbers(charts(nord)["best-time"])
     nord.shot("sales-client")
     assert tab.errors == [] and nord.errors == []
+
+
+def test_planning(open_as: Callable[..., Tab], server: Server) -> None:
+    tab = open_as("boss", "/planning?period=2026-10&queue=bank_cards")
+    wait_ready(tab, "#planning")
+    shown = charts(tab)
+    for key in ("forecast", "staffing"):
+        assert has_numbers(shown[key]), key
+    plan = server.api("boss", "/api/plan", tz="Europe/Moscow", horizon_days=2,
+                      queue="bank_cards")
+    assert shown["staffing"][0] == [r["agents"] for r in plan["rows"]]
+    assert shown["staffing"][1] == pytest.approx([r["scheduled"] for r in plan["rows"]])
+    assert [g["value"] for g in shown["staffing"][2]] == pytest.approx(
+        [r["gap"] for r in plan["rows"]])
+    first = next(r for r in plan["totals"] if r["day"] is not None)
+    cell = tab.page.get_attribute("#totals-table tr[data-queue='bank_cards'] "
+                                  "td[data-key='required_hours']", "data-value")
+    assert float(cell or "nan") == pytest.approx(first["required_hours"])
+    actual = server.api("boss", "/api/kpi", kpis="offered", grain="30min", tz="Europe/Moscow",
+                        where="queue=bank_cards", **{"from": "2026-10-01", "to": "2026-11-01"})
+    assert sum(v for v in shown["forecast"][-1] if v) == sum(r["offered"] for r in actual)
+    tab.shot("planning")
+    assert tab.errors == []

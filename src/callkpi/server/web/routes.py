@@ -52,6 +52,7 @@ PAGES = (
     ("agents", "/agents", "nav.agents"),
     ("queues", "/queues", "nav.queues"),
     ("sales", "/sales", "nav.sales"),
+    ("planning", "/planning", "nav.planning"),
     ("wallboard", "/wallboard", "nav.wallboard"),
 )
 Format = Literal["json", "csv", "xlsx"]
