@@ -8,6 +8,8 @@ its script reads them from the JSON routes below, with the page's filters from i
 * ``GET /api/filters``: the filter bar's choices in the caller's scope;
 * ``GET /api/overview``: KPI tiles with their trend, target, deviation and status;
 * ``GET /api/scorecard``: the scorecard;
+* ``GET /api/table``: KPIs at a cut and grain with their targets and benchmarks (the
+  analysis pages: Trends, Agents, Queues and IVR, Sales, Planning);
 * ``GET /api/wallboard``: the live floor as a table (for export; the wallboard page
   itself reads ``/api/live/stream``).
 
