@@ -206,16 +206,37 @@ def test_reads_answer_while_an_upload_loads(fresh: tuple[TestClient, AuthStore])
     assert final == [{"offered": 60_000}]
 
 
-def test_benchmark_for_unscoped_callers_only(
-    client: TestClient, bearer: Callable[..., dict[str, str]]
+def test_benchmark_for_the_center_or_the_callers_scope(
+    client: TestClient, bearer: Callable[..., dict[str, str]], demo_wh: Warehouse
 ) -> None:
+    from callkpi.goals.benchmark import center_report
+    from callkpi.goals.periods import parse_period
+
     rows = client.get("/api/benchmark", headers=bearer("boss2", "manager"),
                       params={"period": "2026-10", "tz": "Europe/Moscow"})
     assert rows.status_code == 200, rows.text
     assert "service_level" in {r["kpi"] for r in rows.json()}
-    scoped = client.get("/api/benchmark", headers=bearer("c2", "client", tenant=["nordbank"]),
-                        params={"period": "2026-10"})
-    assert scoped.status_code == 403
+    bank = client.get("/api/benchmark", headers=bearer("c2", "client", tenant=["nordbank"]),
+                      params={"period": "2026-10", "tz": "Europe/Moscow"})
+    assert bank.status_code == 200, bank.text
+    direct = center_report(demo_wh, parse_period("2026-10"), tz="Europe/Moscow",
+                           where=[("tenant", "nordbank")])
+    assert bank.json() == json.loads(json.dumps(direct, default=str))
+    assert {r["kpi"] for r in bank.json()} == {r["kpi"] for r in rows.json()}  # all by tenant
+    team = demo_wh.sql("SELECT min(team) FROM agents WHERE team IS NOT NULL")[0][0]
+    sup = client.get("/api/benchmark", headers=bearer("sup2", "supervisor", team=[team]),
+                     params={"period": "2026-10", "tz": "Europe/Moscow"})
+    assert sup.status_code == 200, sup.text
+    # Costs and leads have no team: left out, never shown for the whole center.
+    assert "service_level" in {r["kpi"] for r in sup.json()}
+    assert {"cost_per_call", "conversion_rate"}.isdisjoint({r["kpi"] for r in sup.json()})
+    both = bearer("two", "manager", tenant=["nordbank", "telesfera"])
+    assert client.get("/api/benchmark", headers=both,
+                      params={"period": "2026-10"}).status_code == 400
+    assert client.get("/api/benchmark", headers=both,
+                      params={"period": "2026-10", "tenant": "marketplus"}).status_code == 403
+    assert client.get("/api/benchmark", headers=both,
+                      params={"period": "2026-10", "tenant": "telesfera"}).status_code == 200
     bad = client.get("/api/benchmark", headers=bearer("boss3", "manager"),
                      params={"period": "Octember"})
     assert bad.status_code == 400

@@ -83,21 +83,23 @@ def _grain(period: Period) -> str | None:
 
 
 def _values(wh: Warehouse, kpis: Sequence[str], periods: Sequence[Period], tz: str,
-            params: dict[str, Any], catalog: Catalog) -> dict[Period, dict[str, Any]]:
+            params: dict[str, Any], catalog: Catalog,
+            where: Sequence[tuple[str, str]] = ()) -> dict[Period, dict[str, Any]]:
     """The KPIs in each period: one query at the periods' grain when they are calendar
     periods, else one query per period."""
     grain = _grain(periods[0])
     if grain is not None:
         result = run_query(wh, KpiQuery(
             kpis=tuple(kpis), grain=grain, start=periods[-1].start_datetime(),
-            end=periods[0].end_datetime(), tz=tz, params=params), catalog=catalog)
+            end=periods[0].end_datetime(), tz=tz, params=params, where=tuple(where)),
+            catalog=catalog)
         by_start = {dt.date.fromisoformat(row["period_start"][:10]): row for row in result.rows}
         return {p: by_start.get(p.first, {}) for p in periods}
     found = {}
     for p in periods:
         result = run_query(wh, KpiQuery(
             kpis=tuple(kpis), start=p.start_datetime(), end=p.end_datetime(), tz=tz,
-            params=params), catalog=catalog)
+            params=params, where=tuple(where)), catalog=catalog)
         found[p] = result.rows[0] if result.rows else {}
     return found
 
@@ -111,13 +113,20 @@ def center_report(
     kpis: Sequence[str] = (),
     history: int = HISTORY,
     catalog: Catalog | None = None,
+    where: Sequence[tuple[str, str]] = (),
 ) -> list[dict[str, Any]]:
-    """One row per KPI: the period's value against the industry and the center's past."""
+    """One row per KPI: the period's value against the industry and the center's past.
+    ``where`` limits every KPI to dimension values (a client's numbers); a KPI whose data
+    cannot be cut by a ``where`` dimension is left out, never computed unfiltered."""
     catalog = catalog or builtin_catalog()
     ids = list(kpis) or list(dict.fromkeys(
         b.kpi for b in builtin_benchmarks() if b.kpi in catalog))
     for kpi_id in ids:
         catalog[kpi_id]  # an unknown KPI is a clear error here
+    if where:
+        semantic = semantic_model()
+        cuts = {d for d, _ in where}
+        ids = [k for k in ids if cuts <= set(dimensions_of(catalog[k], catalog, semantic))]
     periods = [period]
     for _ in range(history):
         periods.append(periods[-1].previous())
@@ -128,7 +137,8 @@ def center_report(
         groups.setdefault(tuple(sorted(bench.params.items())) if bench else (), []).append(kpi_id)
     values: dict[Period, dict[str, Any]] = {p: {} for p in periods}
     for params, members in groups.items():
-        for p, found in _values(wh, members, periods, tz, dict(params), catalog).items():
+        for p, found in _values(wh, members, periods, tz, dict(params), catalog,
+                                where).items():
             values[p].update(found)
     currency = currency_of(wh)
     rows = []

@@ -11,13 +11,13 @@
   readable meanwhile (reads have their own connection).
 * ``GET /api/quarantine``: rejected rows and their reasons (admin, manager, analyst);
   long digit runs (phone numbers) in the raw lines are masked.
-* ``GET /api/benchmark``: ``callkpi benchmark`` for the center.
+* ``GET /api/benchmark``: ``callkpi benchmark`` for the center or the caller's scope.
 * ``GET /api/insights/{name}``: a combined analysis (``callkpi insights NAME``).
 
 Scope: forecasts and plans are limited to the queues of a tenant-scoped caller's tenants;
-the quarantine and the center benchmark read rows no scope can cut (they have no tenant),
-so only unscoped callers get them; so do the combined analyses (computed over the
-whole center). (No ``from __future__ import annotations`` here:
+the benchmark to the caller's scope; the quarantine reads rows no scope can cut (they have
+no tenant), and the combined analyses are computed over the whole center, so only
+unscoped callers get them. (No ``from __future__ import annotations`` here:
 FastAPI reads these annotations.)
 """
 
@@ -425,20 +425,37 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
     # -- benchmark ------------------------------------------------------------------------
 
     @app.get("/api/benchmark", tags=["kpis"])
-    def benchmark(who: CallerDep, period: str, tz: str = "UTC",
-                  industry: str | None = None) -> list[dict[str, Any]]:
-        """``callkpi benchmark --period P --format json`` for the whole center (unscoped
-        callers only)."""
+    def benchmark(who: CallerDep, period: str, tz: str = "UTC", industry: str | None = None,
+                  tenant: str | None = None) -> list[dict[str, Any]]:
+        """``callkpi benchmark --period P --format json``: for the whole center, or for the
+        caller's scope (each scope dimension limited to its value; a caller with several
+        tenants names one with ``tenant``). KPIs that cannot be cut by the scope are left
+        out."""
         from callkpi import timezones
         from callkpi.goals.benchmark import center_report
         from callkpi.goals.periods import PeriodError, parse_period
         from callkpi.kpi.benchmarks import BenchmarkError
 
-        unscoped(who.user, "the center benchmark")
+        where: list[tuple[str, str]] = []
+        for dim, values in who.user.scope.limits.items():
+            if dim == "tenant" and tenant is not None:
+                if tenant not in values:
+                    raise HTTPException(403, f"tenant {tenant!r} is outside your scope")
+                where.append((dim, tenant))
+            elif len(values) == 1:
+                where.append((dim, values[0]))
+            else:
+                raise HTTPException(400, f"your scope has several {dim} values: "
+                                         f"{', '.join(values)}" + (
+                                             "; name one with tenant=" if dim == "tenant"
+                                             else ""))
+        if tenant is not None and not where:
+            where.append(("tenant", tenant))
         try:
             timezones.zone(tz)
             with reader_lock:
-                rows = center_report(reader, parse_period(period), tz=tz, industry=industry)
+                rows = center_report(reader, parse_period(period), tz=tz, industry=industry,
+                                     where=where)
         except (PeriodError, BenchmarkError, timezones.TimeZoneError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
         return list(_clean(rows))
