@@ -15,6 +15,7 @@ shown (never computed unfiltered), and every engine query still goes through
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import io
@@ -159,9 +160,35 @@ def default_period(engine: Engine, scope: Scope) -> Period:
     return parse_period(f"{last:%Y-%m}")
 
 
+_OPTIONS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_OPTIONS_LOCK = threading.Lock()
+_OPTIONS_MAX = 256
+
+
 def filter_options(engine: Engine, scope: Scope) -> dict[str, Any]:
     """For the filter bar: each dimension's values in the caller's scope, whether "all" is
-    a choice (not for a scoped dimension), the months with data and the default period."""
+    a choice (not for a scoped dimension), the months with data and the default period.
+
+    Kept per scope until the data changes (a new ingest batch: uploads, posted events, a
+    tailed log, ``callkpi ingest``): every page asks for it, and it reads each dimension's
+    values from the raw tables."""
+    with engine.lock:
+        version = tuple(engine.wh.sql(
+            "SELECT coalesce(max(batch_id), 0), count(*) FROM ingest_batches")[0])
+    key = (engine.wh.path, engine.tz, version,
+           tuple(sorted((d, tuple(v)) for d, v in scope.limits.items())))
+    with _OPTIONS_LOCK:
+        cached = _OPTIONS.get(key)
+    if cached is None:
+        cached = _filter_options(engine, scope)
+        with _OPTIONS_LOCK:
+            if len(_OPTIONS) >= _OPTIONS_MAX:
+                _OPTIONS.clear()
+            _OPTIONS[key] = cached
+    return copy.deepcopy(cached)
+
+
+def _filter_options(engine: Engine, scope: Scope) -> dict[str, Any]:
     dims: dict[str, Any] = {}
     for dim in FILTER_DIMENSIONS:
         allowed = scope.limits.get(dim)
