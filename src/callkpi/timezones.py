@@ -122,6 +122,11 @@ def utc_to_local(name: str, utc: dt.datetime) -> dt.datetime:
     return utc.replace(tzinfo=dt.UTC).astimezone(zone(name))
 
 
+def local_iso(name: str, local: dt.datetime) -> str:
+    """A naive wall time in zone ``name`` as ISO 8601 with its UTC offset (``fold=0``)."""
+    return utc_to_local(name, local_to_utc(name, local)).isoformat()
+
+
 def sql_offset_case(column_sql: str, table: OffsetTable) -> str:
     """A SQL expression giving the offset in seconds for the timestamp ``column_sql``."""
     if not table.boundaries:

@@ -20,6 +20,7 @@ from callkpi.cli.common import (
 )
 from callkpi.cli.output import err, print_rows, show_value
 from callkpi.store import DEFAULT_DB
+from callkpi.timezones import local_iso
 from callkpi.wfm.interval import MODELS, SL_DEFINITIONS
 
 STAFF_UNITS = {
@@ -195,7 +196,7 @@ def forecast(
                       "upper": r["upper"], "model": outlook.forecast.model}
                      for day, r in frame.iterrows()]
         else:
-            rows += [{"queue": name, "slot_start": _iso(tz, r["slot_start"].to_pydatetime()),
+            rows += [{"queue": name, "slot_start": local_iso(tz, r["slot_start"].to_pydatetime()),
                       "calls": r["point"], "lower": r["lower"], "upper": r["upper"],
                       "aht_s": None if math.isnan(r["aht_s"]) else r["aht_s"],
                       "model": outlook.forecast.model}
@@ -296,18 +297,10 @@ def plan(
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if fmt != "table":
-        print_rows([{**r, "slot_start": _iso(tz, r["slot_start"])} for r in result.rows],
+        print_rows([{**r, "slot_start": local_iso(tz, r["slot_start"])} for r in result.rows],
                    ROW_COLUMNS, fmt)
         return
     print_plan(result, detail=detail)
-
-
-def _iso(tz: str, local: dt.datetime) -> str:
-    """A local wall-clock slot start as ISO 8601 with its UTC offset (the JSON shape of
-    ``callkpi kpi``)."""
-    from callkpi import timezones
-
-    return timezones.utc_to_local(tz, timezones.local_to_utc(tz, local)).isoformat()
 
 
 def print_plan(result: Any, *, detail: bool = False) -> None:

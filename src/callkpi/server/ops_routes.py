@@ -198,8 +198,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
                 local = r["slot_start"].to_pydatetime()
                 rows.append({
                     "queue": name,
-                    "slot_start": timezones.utc_to_local(
-                        tz, timezones.local_to_utc(tz, local)).isoformat(),
+                    "slot_start": timezones.local_iso(tz, local),
                     "calls": r["point"], "lower": r["lower"], "upper": r["upper"],
                     "aht_s": r["aht_s"], "model": outlook.forecast.model})
         return list(_clean(rows))
@@ -250,8 +249,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
                 result = build_plan(reader, options)
         except (ValueError, timezones.TimeZoneError) as exc:
             raise HTTPException(400, str(exc)) from None
-        rows = [{**r, "slot_start": timezones.utc_to_local(
-            tz, timezones.local_to_utc(tz, r["slot_start"])).isoformat()} for r in result.rows]
+        rows = [{**r, "slot_start": timezones.local_iso(tz, r["slot_start"])} for r in result.rows]
         return dict(_clean({"start": result.start, "rows": rows, "totals": result.totals,
                             "notes": result.notes, "models": result.models,
                             "unassigned_hours": result.unassigned_hours}))

@@ -6,7 +6,6 @@ shrinkage and a square-root-staffing cross-check. What ``callkpi staff`` prints 
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from callkpi.wfm.erlang import erlang_a, erlang_c
@@ -148,13 +147,6 @@ def _simulate(load: Load, constraints: Constraints, agents: int | None,
             break
         n, result = n - 1, fewer
     return result.metrics, dataclasses.asdict(result.standard_errors)
-
-
-def json_safe(value: Any) -> Any:
-    """NaN and infinities as null, for JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 __all__ = ["MODELS", "SL_DEFINITIONS", "meets", "staff_interval"]
