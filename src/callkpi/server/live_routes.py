@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callkpi.ingest.events import EventError
 from callkpi.live import LiveHub, LiveScope, sse
 from callkpi.server.auth import AuthStore, User
+from callkpi.server.scopes import tenant_to_write
 from callkpi.store import Warehouse
 
 MAX_EVENTS = 10_000
@@ -70,19 +71,9 @@ def add_live_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
         """Load one batch of live events (all or nothing). A bad batch gets 422 with every
         problem by event index and field; nothing of it is written."""
         user: User = who.user
-        limits = user.scope.limits
         if user.role not in WRITER_ROLES:
             raise HTTPException(403, f"role {user.role} cannot post events (admin or manager)")
-        if set(limits) - {"tenant"}:
-            raise HTTPException(403, "posting events needs a scope of tenants at most")
-        tenant = body.tenant
-        allowed = limits.get("tenant")
-        if allowed is not None:
-            if tenant is None and len(allowed) == 1:
-                tenant = allowed[0]
-            elif tenant not in allowed:
-                raise HTTPException(403 if tenant else 400,
-                                    f"tenant: expected one of {', '.join(allowed)}")
+        tenant = tenant_to_write(user.scope, body.tenant, "posting events")
         try:
             report = hub.post(body.events, tenant=tenant)
         except EventError as exc:

@@ -35,6 +35,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from callkpi.server.auth import AuthStore, User
+from callkpi.server.scopes import tenant_to_write
 from callkpi.store import Warehouse
 
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
@@ -356,14 +357,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
         if source not in source_names():
             raise HTTPException(404, f"unknown source {source!r}; expected one of "
                                      f"{', '.join(source_names())}")
-        limits = user.scope.limits
-        if set(limits) - {"tenant"}:
-            raise HTTPException(403, "uploads need a scope of tenants at most")
-        if "tenant" in limits:
-            if tenant is None and len(limits["tenant"]) == 1:
-                tenant = limits["tenant"][0]
-            if tenant not in limits["tenant"]:
-                raise HTTPException(403, f"tenant: expected one of {', '.join(limits['tenant'])}")
+        tenant = tenant_to_write(user.scope, tenant, "uploading files")
         if mapping is not None and mapping not in shipped_profiles():
             raise HTTPException(400, f"mapping {mapping!r}: expected a shipped profile: "
                                      f"{', '.join(shipped_profiles())}")

@@ -122,3 +122,22 @@ def merge_rows(query: KpiQuery, parts: Sequence[list[dict[str, Any]]]) -> list[d
         return (when, *((row.get(d) is None, str(row.get(d))) for d in query.by))
 
     return sorted((r for part in parts for r in part), key=order)
+
+
+def tenant_to_write(scope: Scope, tenant: str | None, what: str) -> str | None:
+    """The tenant a write (posted events, an uploaded file) goes to. Writers may be scoped
+    to tenants at most; one allowed tenant is taken when none is named, several must be
+    chosen from (ScopeChoice, HTTP 400); a tenant outside the scope is refused (ScopeError,
+    HTTP 403)."""
+    limits = scope.limits
+    if set(limits) - {"tenant"}:
+        raise ScopeError(f"{what} needs a scope of tenants at most")
+    allowed = limits.get("tenant")
+    if allowed is None:
+        return tenant
+    if tenant is None and len(allowed) == 1:
+        return allowed[0]
+    if tenant not in allowed:
+        message = f"tenant: expected one of {', '.join(allowed)}"
+        raise ScopeError(message) if tenant is not None else ScopeChoice(message)
+    return tenant
