@@ -1,9 +1,12 @@
-"""Shared fixtures: a real DuckDB warehouse file per test."""
+"""Shared fixtures: a real DuckDB warehouse file per test; for server tests, a free port
+and users with API tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,3 +20,31 @@ def wh(tmp_path: Path) -> Iterator[Warehouse]:
     warehouse = Warehouse(tmp_path / "test.duckdb")
     yield warehouse
     warehouse.close()
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """``free_port()``: a TCP port on 127.0.0.1 nothing listens on now."""
+
+    def pick() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    return pick
+
+
+@pytest.fixture(scope="session")
+def token_headers() -> Callable[..., dict[str, str]]:
+    """``token_headers(store, name, role, **scope)``: add that user (with a password, so
+    nothing is left to change) to the AuthStore and return the headers that authenticate
+    as them with a fresh API token."""
+    from callkpi.server.auth import Scope
+
+    def make(store: Any, name: str, role: str, **scope: list[str]) -> dict[str, str]:
+        store.add_user(name, role, Scope.of(**scope), actor="test",
+                       password="correct horse battery staple")
+        token, _ = store.new_token(name, actor="test")
+        return {"Authorization": f"Bearer {token}"}
+
+    return make

@@ -11,10 +11,8 @@ from fastapi.testclient import TestClient
 
 from callkpi.demo import build_demo
 from callkpi.server.app import create_app
-from callkpi.server.auth import AuthStore, Scope
+from callkpi.server.auth import AuthStore
 from callkpi.store import Warehouse
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
@@ -39,13 +37,12 @@ def client(demo_wh: Warehouse, store: AuthStore) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def bearer(store: AuthStore) -> Callable[..., dict[str, str]]:
+def bearer(store: AuthStore,
+           token_headers: Callable[..., dict[str, str]]) -> Callable[..., dict[str, str]]:
     """``bearer(name, role, **scope)``: a user with that role and scope, and the headers
     that authenticate as them with a fresh API token."""
 
     def make(name: str, role: str, **scope: list[str]) -> dict[str, str]:
-        store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
-        token, _ = store.new_token(name, actor="test")
-        return {"Authorization": f"Bearer {token}"}
+        return token_headers(store, name, role, **scope)
 
     return make

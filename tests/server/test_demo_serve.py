@@ -5,21 +5,15 @@ over too, so a second run prints a new password."""
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _demo_serving(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
@@ -40,10 +34,12 @@ def _demo_serving(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], lis
 
 
 @pytest.mark.slow
-def test_demo_serve_prints_the_url_and_a_working_password(tmp_path: Path) -> None:
+def test_demo_serve_prints_the_url_and_a_working_password(
+    tmp_path: Path, free_port: Callable[[], int]
+) -> None:
     passwords = []
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         server, output = _demo_serving(tmp_path, port)
         try:
             text = "".join(output)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -20,10 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from callkpi.server.app import create_app
-from callkpi.server.auth import AuthStore, Scope
+from callkpi.server.auth import AuthStore
 from callkpi.store import Warehouse
-
-PASSWORD = "correct horse battery staple"
 
 
 def ago(seconds: float) -> str:
@@ -43,13 +40,12 @@ def live(wh: Warehouse, tmp_path: Path) -> Iterator[tuple[TestClient, AuthStore]
 
 
 @pytest.fixture
-def as_user(live: tuple[TestClient, AuthStore]) -> Callable[..., dict[str, str]]:
+def as_user(live: tuple[TestClient, AuthStore],
+            token_headers: Callable[..., dict[str, str]]) -> Callable[..., dict[str, str]]:
     _, store = live
 
     def make(name: str, role: str, **scope: list[str]) -> dict[str, str]:
-        store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
-        token, _ = store.new_token(name, actor="test")
-        return {"Authorization": f"Bearer {token}"}
+        return token_headers(store, name, role, **scope)
 
     return make
 
@@ -168,26 +164,21 @@ def test_live_needs_a_login(live: tuple[TestClient, AuthStore]) -> None:
     assert client.post("/api/events", json={"events": []}).status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _run(*args: str) -> str:
     return subprocess.run([sys.executable, "-m", "callkpi", *args], capture_output=True,
                           text=True, timeout=120, check=True).stdout
 
 
 @pytest.mark.slow
-def test_serve_follows_a_growing_queue_log(tmp_path: Path) -> None:
+def test_serve_follows_a_growing_queue_log(tmp_path: Path,
+                                         free_port: Callable[[], int]) -> None:
     db = tmp_path / "w.duckdb"
     Warehouse(db).close()
     log = tmp_path / "queue_log"
     log.write_text("")
     _run("users", "add", "viewer", "--role", "client", "--tenant", "acme", "--db", str(db))
     token = _run("users", "token", "viewer", "--db", str(db)).strip()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "callkpi", "serve", "--db", str(db), "--port", str(port),
          "--follow", f"{log}=acme"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

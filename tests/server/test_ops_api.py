@@ -15,11 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from callkpi.server.app import create_app
-from callkpi.server.auth import AuthStore, Scope
+from callkpi.server.auth import AuthStore
 from callkpi.server.ops_routes import mask_digits
 from callkpi.store import Warehouse
-
-PASSWORD = "correct horse battery staple"
 
 
 def test_staff_is_the_cli_result(client: TestClient,
@@ -79,19 +77,13 @@ def fresh(wh: Warehouse, tmp_path: Path) -> Iterator[tuple[TestClient, AuthStore
         yield c, store
 
 
-def _user(store: AuthStore, name: str, role: str, **scope: list[str]) -> dict[str, str]:
-    store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
-    token, _ = store.new_token(name, actor="test")
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_targets_read_and_written_within_scope(
-    fresh: tuple[TestClient, AuthStore]
+    fresh: tuple[TestClient, AuthStore], token_headers: Callable[..., dict[str, str]]
 ) -> None:
     client, store = fresh
-    boss = _user(store, "boss", "manager")
-    acme_manager = _user(store, "am", "manager", tenant=["acme"])
-    acme_client = _user(store, "ac", "client", tenant=["acme"])
+    boss = token_headers(store, "boss", "manager")
+    acme_manager = token_headers(store, "am", "manager", tenant=["acme"])
+    acme_client = token_headers(store, "ac", "client", tenant=["acme"])
     body = {"targets": [
         {"kpi": "service_level", "target": 0.8, "period": "2026-10"},
         {"kpi": "aht", "target": 300, "period": "2026-10", "scope": "tenant=acme"},
@@ -139,12 +131,13 @@ not a queue_log line from 79161234569
 
 
 def test_upload_then_browse_the_quarantine(
-    fresh: tuple[TestClient, AuthStore], wh: Warehouse, tmp_path: Path
+    fresh: tuple[TestClient, AuthStore], wh: Warehouse, tmp_path: Path,
+    token_headers: Callable[..., dict[str, str]],
 ) -> None:
     client, store = fresh
-    boss = _user(store, "boss", "manager")
-    analyst = _user(store, "ann", "analyst")
-    acme_client = _user(store, "ac", "client", tenant=["acme"])
+    boss = token_headers(store, "boss", "manager")
+    analyst = token_headers(store, "ann", "analyst")
+    acme_client = token_headers(store, "ac", "client", tenant=["acme"])
     up = client.post("/api/ingest/queue-log", headers=boss, content=QUEUE_LOG.encode(),
                      params={"filename": "queue_log", "tenant": "acme"})
     assert up.status_code == 200, up.text
@@ -174,9 +167,11 @@ def test_upload_then_browse_the_quarantine(
     assert "file ingested" in [e["action"] for e in store.audit_log(20)]
 
 
-def test_reads_answer_while_an_upload_loads(fresh: tuple[TestClient, AuthStore]) -> None:
+def test_reads_answer_while_an_upload_loads(
+    fresh: tuple[TestClient, AuthStore], token_headers: Callable[..., dict[str, str]]
+) -> None:
     client, store = fresh
-    boss = _user(store, "boss", "manager")
+    boss = token_headers(store, "boss", "manager")
     start = 1767261600
     lines = []
     for n in range(60_000):

@@ -7,11 +7,11 @@ import datetime as dt
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
@@ -48,14 +48,9 @@ def _warehouse(path: Path) -> None:
         wh.load("calls", arrow_rows("calls", rows))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.mark.slow
-def test_serve_over_http(tmp_path: Path) -> None:
+def test_serve_over_http(tmp_path: Path, free_port: Callable[[], int]) -> None:
     db = tmp_path / "w.duckdb"
     _warehouse(db)
     kpis = ["offered", "answered", "abandoned", "aht", "service_level"]
@@ -67,7 +62,7 @@ def test_serve_over_http(tmp_path: Path) -> None:
         expected[tenant] = json.loads(cli.stdout)
     assert expected["acme"][0]["offered"] == 12
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "callkpi", "serve", "--db", str(db), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

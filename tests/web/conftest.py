@@ -6,7 +6,6 @@ Screenshots go to ``test-artifacts/web/`` (git-ignored)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -51,14 +50,10 @@ class Server:
         return response.json()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory,
+           free_port: Callable[[], int]) -> Iterator[Server]:
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (make test installs it)")
     root = tmp_path_factory.mktemp("web")
@@ -71,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for name, (role, scope) in USERS.items():
         store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
         tokens[name], _ = store.new_token(name, actor="test")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "callkpi", "serve", "--db", str(db), "--port", str(port),
          "--tz", "Europe/Moscow"],

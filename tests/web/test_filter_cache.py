@@ -5,17 +5,15 @@ scope's."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from callkpi.server.app import create_app
-from callkpi.server.auth import AuthStore, Scope
+from callkpi.server.auth import AuthStore
 from callkpi.store import Warehouse
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -23,12 +21,6 @@ def client(wh: Warehouse, tmp_path: Path) -> Iterator[tuple[TestClient, AuthStor
     store = AuthStore(tmp_path / "auth.sqlite")
     with TestClient(create_app(wh, auth=store, spool_dir=tmp_path / "spool")) as c:
         yield c, store
-
-
-def _headers(store: AuthStore, name: str, role: str, **scope: list[str]) -> dict[str, str]:
-    store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
-    token, _ = store.new_token(name, actor="test")
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _call(call_id: str, queue: str) -> list[dict[str, object]]:
@@ -39,11 +31,11 @@ def _call(call_id: str, queue: str) -> list[dict[str, object]]:
 
 
 def test_choices_follow_new_data_and_stay_in_scope(
-    client: tuple[TestClient, AuthStore]
+    client: tuple[TestClient, AuthStore], token_headers: Callable[..., dict[str, str]]
 ) -> None:
     c, store = client
-    admin = _headers(store, "root", "admin")
-    acme = _headers(store, "ac", "client", tenant=["acme"])
+    admin = token_headers(store, "root", "admin")
+    acme = token_headers(store, "ac", "client", tenant=["acme"])
     assert c.post("/api/events", headers=admin,
                   json={"tenant": "acme", "events": _call("x1", "q_acme")}).status_code == 200
     assert c.post("/api/events", headers=admin,

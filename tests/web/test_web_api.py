@@ -20,7 +20,7 @@ from callkpi.goals.periods import parse_period
 from callkpi.goals.scorecard import build_scorecard
 from callkpi.goals.targets import import_file
 from callkpi.server.app import create_app
-from callkpi.server.auth import AuthStore, Scope
+from callkpi.server.auth import AuthStore
 from callkpi.server.web.routes import PAGES
 from callkpi.store import Warehouse
 
@@ -48,13 +48,12 @@ def app(demo: Warehouse, tmp_path: Path) -> Iterator[tuple[TestClient, AuthStore
 
 
 @pytest.fixture
-def as_user(app: tuple[TestClient, AuthStore]) -> Callable[..., dict[str, str]]:
+def as_user(app: tuple[TestClient, AuthStore],
+            token_headers: Callable[..., dict[str, str]]) -> Callable[..., dict[str, str]]:
     _, store = app
 
     def make(name: str, role: str, **scope: list[str]) -> dict[str, str]:
-        store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
-        token, _ = store.new_token(name, actor="test")
-        return {"Authorization": f"Bearer {token}"}
+        return token_headers(store, name, role, **scope)
 
     return make
 
