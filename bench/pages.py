@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import os
 import platform
-import socket
 import subprocess
 import sys
 import time
@@ -34,11 +33,6 @@ DATA = HERE / "data"
 PASSWORD = "bench password 2026"
 PERIOD = "2026-10"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _demo(db: Path) -> None:
@@ -110,6 +104,8 @@ def main() -> None:
     from callkpi.server.web.routes import PAGES
 
     pages = [path.strip("/") for _, path, _ in PAGES if path != "/wallboard"]
+    from server import _free_port  # bench/server.py, beside this script
+
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
