@@ -101,7 +101,8 @@ def serve(
             "add users with callkpi users add.",
             highlight=False,
         )
-    err.print(f"callkpi serving {db} on http://{host}:{port} (API docs: /docs)", highlight=False)
+    err.print(f"callkpi serving {db} on http://{host}:{port} (dashboard: /, API docs: /docs)",
+              highlight=False)
     for path, tenant in followed:
         err.print(f"following {path}" + (f" for tenant {tenant}" if tenant else ""),
                   highlight=False)
