@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callkpi.ingest import queue_log
+from callkpi.ingest.options import IngestOptions
 from callkpi.store import Warehouse
 
 T0 = 1767261600
@@ -85,3 +86,87 @@ def test_plain_and_window_paths_agree_and_outcomes_add_up(tmp_path: Path, draw) 
             " OR ended_at < answered_at"
         )
         assert disorder == [(0,)]
+
+
+# Agent events for the batched-vs-whole test: sessions, pauses and membership too.
+AGENT_DATA = {
+    "AGENTLOGIN": lambda n: ["SIP/1"],
+    "AGENTLOGOFF": lambda n: ["SIP/1", str(n)],
+    "ADDMEMBER": lambda n: [],
+    "REMOVEMEMBER": lambda n: [],
+    "PAUSE": lambda n: ["lunch" if n % 2 else ""],
+    "UNPAUSE": lambda n: [],
+    "PAUSEALL": lambda n: ["break"],
+    "UNPAUSEALL": lambda n: [],
+}
+
+any_events = st.one_of(
+    events,
+    st.tuples(
+        st.sampled_from(sorted(AGENT_DATA)),
+        st.just("NONE"),
+        st.sampled_from(["q1", "q2"]),
+        st.integers(0, 40),
+        st.integers(0, 30),
+    ),
+)
+
+
+def _any_lines(draw: list[tuple[str, str, str, int, int]]) -> list[str]:
+    t, out = T0, []
+    for event, callid, queue, gap, n in draw:
+        t += gap
+        if event in AGENT_DATA:
+            fields = [str(t), callid, queue, f"Agent/{n % 2}", event, *AGENT_DATA[event](n)]
+            out.append("|".join(fields))
+        else:
+            out.append(f"{t}|" + _lines([(event, callid, queue, 0, n)])[0].split("|", 1)[1])
+    return out
+
+
+def _everything(wh: Warehouse) -> dict[str, list[tuple[object, ...]]]:
+    return {
+        "calls": wh.sql("SELECT * FROM calls ORDER BY call_id, segment"),
+        "states": wh.sql("SELECT * FROM agent_states ORDER BY ALL"),
+        "events": wh.sql(
+            'SELECT event_key, "time", callid, queue, agent, event, data, line_no '
+            "FROM queue_log_events ORDER BY line_no"
+        ),
+    }
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(any_events, min_size=1, max_size=24), st.integers(30, 400), st.booleans())
+def test_batched_and_whole_loads_agree(tmp_path: Path, draw, batch_bytes: int, grow) -> None:
+    """The same lines loaded at once, in small batches, or as a file that grows between
+    two runs give the same journal, calls and agent states."""
+    lines = _any_lines(draw)
+    text = "\n".join(lines) + "\n"
+    whole_path, batched_path = tmp_path / "whole", tmp_path / "batched"
+    whole_path.write_text(text)
+    for db in ("whole.duckdb", "batched.duckdb"):
+        (tmp_path / db).unlink(missing_ok=True)
+    with Warehouse(tmp_path / "whole.duckdb") as wh:
+        report = queue_log.ingest(wh, whole_path)
+        assert (report.rejected_total, report.loaded) == (0, len(lines))
+        whole = _everything(wh)
+    with Warehouse(tmp_path / "batched.duckdb") as wh:
+        options = IngestOptions(batch_bytes=batch_bytes)
+        if grow:  # a first run on the first half, then the rest appended
+            half = len(lines) // 2
+            batched_path.write_text("".join(f"{line}\n" for line in lines[:half]))
+            queue_log.ingest(wh, batched_path, options)
+        batched_path.write_text(text)
+        queue_log.ingest(wh, batched_path, options)
+        batched = _everything(wh)
+    # source_ref names the file: compare it without the file's name.
+    assert _strip_paths(batched, batched_path) == _strip_paths(whole, whole_path)
+
+
+def _strip_paths(snapshot: dict[str, list[tuple[object, ...]]], path: Path) -> object:
+    def strip(value: object) -> object:
+        return value.replace(str(path), "FILE") if isinstance(value, str) else value
+
+    return {k: [tuple(strip(v) for v in row) for row in rows] for k, rows in snapshot.items()}
