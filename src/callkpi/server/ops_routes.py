@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from callkpi.server.auth import AuthStore, User
 from callkpi.server.scopes import tenant_to_write
+from callkpi.server.web.cache import AnswerCache, data_version, scope_key
 from callkpi.store import Warehouse
 
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
@@ -78,6 +79,14 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
     """Register the routes on ``app``; ``caller`` is its authentication dependency;
     writes hold ``lock``, reads ``reader_lock`` on their own connection."""
     CallerDep = Annotated[Any, Depends(caller)]
+    # Forecasts, plans and analyses depend only on the data and what is asked: kept per
+    # data version (every ingest batch and target change makes a new one) and scope.
+    answers = AnswerCache()
+    app.state.ops_answers = answers
+
+    def kept(what: str, user: User, params: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        key = (what, data_version(reader, reader_lock), scope_key(user.scope.limits), params)
+        return answers.get(key, compute)
 
     def unscoped(user: User, what: str, roles: tuple[str, ...] | None = None) -> None:
         if roles is not None and user.role not in roles:
@@ -167,8 +176,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
         """Calls per queue and local slot: ``slot_start, calls, lower, upper, aht_s,
         model`` (as ``callkpi forecast --format json``)."""
         from callkpi import timezones
-        from callkpi.wfm import history
-        from callkpi.wfm.plan import GRAINS, last_day_with_calls
+        from callkpi.wfm.plan import GRAINS
 
         if grain not in GRAINS:
             raise HTTPException(400, f"grain {grain!r}: expected one of {', '.join(GRAINS)}")
@@ -177,8 +185,23 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
         except timezones.TimeZoneError as exc:
             raise HTTPException(400, str(exc)) from None
         queues = allowed_queues(who.user, queue)
+        first = _start(start)
+
+        def compute() -> list[dict[str, Any]]:
+            return _forecast(tz, horizon_days, grain, history_days, first, queues, level)
+
+        return list(kept("forecast", who.user, (tz, horizon_days, grain, history_days, first,
+                                                 None if queues is None else tuple(queues),
+                                                 level), compute))
+
+    def _forecast(tz: str, horizon_days: int, grain: str, history_days: int,
+                  first: dt.date | None, queues: list[str] | None,
+                  level: float) -> list[dict[str, Any]]:
+        from callkpi import timezones
+        from callkpi.wfm import history
+        from callkpi.wfm.plan import last_day_with_calls
+
         with reader_lock:
-            first = _start(start)
             if first is None:
                 last = last_day_with_calls(reader, tz)
                 if last is None:
@@ -246,14 +269,22 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
                     max_abandon=max_abandon,
                     service_level_definition=sl_definition),  # type: ignore[arg-type]
                 shrinkage=shrinkage, queues=queues)
-            with reader_lock:
-                result = build_plan(reader, options)
         except (ValueError, timezones.TimeZoneError) as exc:
             raise HTTPException(400, str(exc)) from None
-        rows = [{**r, "slot_start": timezones.local_iso(tz, r["slot_start"])} for r in result.rows]
-        return dict(_clean({"start": result.start, "rows": rows, "totals": result.totals,
-                            "notes": result.notes, "models": result.models,
-                            "unassigned_hours": result.unassigned_hours}))
+
+        def compute() -> dict[str, Any]:
+            try:
+                with reader_lock:
+                    result = build_plan(reader, options)
+            except (ValueError, timezones.TimeZoneError) as exc:
+                raise HTTPException(400, str(exc)) from None
+            rows = [{**r, "slot_start": timezones.local_iso(tz, r["slot_start"])}
+                    for r in result.rows]
+            return dict(_clean({"start": result.start, "rows": rows, "totals": result.totals,
+                                "notes": result.notes, "models": result.models,
+                                "unassigned_hours": result.unassigned_hours}))
+
+        return dict(kept("plan", who.user, (repr(options),), compute))
 
     # -- targets --------------------------------------------------------------------------
 
@@ -482,18 +513,22 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
             raise HTTPException(404, f"unknown analysis {name!r}; expected one of "
                                      f"{', '.join(analyses)}")
         unscoped(who.user, "a combined analysis")
-        try:
-            timezones.zone(tz)
-            with reader_lock:
-                chosen = parse_period(period) if period else latest_full_month(reader, tz)
-                result = analyses[name](reader, chosen, tz)
-        except (PeriodError, InsightError, timezones.TimeZoneError, ValueError) as exc:
-            raise HTTPException(400, str(exc)) from None
-        return dict(_clean({
-            "analysis": result.analysis, "title": result.title,
-            "period": result.period.label(), "tz": result.tz,
-            "columns": list(result.columns), "units": dict(result.units),
-            "rows": result.rows, "center": result.center, "reading": result.reading}))
+
+        def compute() -> dict[str, Any]:
+            try:
+                timezones.zone(tz)
+                with reader_lock:
+                    chosen = parse_period(period) if period else latest_full_month(reader, tz)
+                    result = analyses[name](reader, chosen, tz)
+            except (PeriodError, InsightError, timezones.TimeZoneError, ValueError) as exc:
+                raise HTTPException(400, str(exc)) from None
+            return dict(_clean({
+                "analysis": result.analysis, "title": result.title,
+                "period": result.period.label(), "tz": result.tz,
+                "columns": list(result.columns), "units": dict(result.units),
+                "rows": result.rows, "center": result.center, "reading": result.reading}))
+
+        return dict(kept("insight", who.user, (name, period, tz), compute))
 
 
 __all__ = ["add_ops_routes", "mask_digits"]

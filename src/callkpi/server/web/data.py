@@ -15,14 +15,13 @@ shown (never computed unfiltered), and every engine query still goes through
 
 from __future__ import annotations
 
-import copy
 import csv
 import datetime as dt
 import io
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from callkpi.kpi.docs import dimensions_of
 from callkpi.kpi.semantic import SemanticModel
 from callkpi.server.auth import Scope
 from callkpi.server.scopes import ScopeChoice, ScopeError, merge_rows, scoped_queries
+from callkpi.server.web.cache import AnswerCache, data_version, scope_key
 from callkpi.store import Warehouse
 
 FILTER_DIMENSIONS = ("tenant", "site", "team", "queue", "campaign", "agent")
@@ -65,13 +65,25 @@ class WebError(ValueError):
 
 @dataclass(frozen=True)
 class Engine:
-    """The warehouse connection the pages read through, its lock, the catalog and zone."""
+    """The warehouse connection the pages read through, its lock, the catalog and zone,
+    and the answers kept until the data changes (:mod:`callkpi.server.web.cache`)."""
 
     wh: Warehouse
     lock: threading.Lock
     catalog: Catalog
     semantic: SemanticModel
     tz: str
+    cache: AnswerCache = field(default_factory=AnswerCache, compare=False)
+
+    def version(self) -> tuple[Any, ...]:
+        """The data version (:func:`callkpi.server.web.cache.data_version`)."""
+        return data_version(self.wh, self.lock)
+
+    def kept(self, what: str, scope: Scope, params: tuple[Any, ...],
+             compute: Callable[[], Any]) -> Any:
+        """``compute()``'s answer, kept per data version, caller's scope and parameters."""
+        key = (what, self.version(), scope_key(scope.limits), self.tz, params)
+        return self.cache.get(key, compute)
 
     def run(self, query: KpiQuery, scope: Scope) -> list[dict[str, Any]]:
         """Rows of ``query`` limited to ``scope`` (the server's scope check)."""
@@ -155,14 +167,9 @@ def data_days(engine: Engine, scope: Scope) -> tuple[dt.date, dt.date] | None:
 
 def default_period(engine: Engine, scope: Scope) -> Period:
     """The month of the latest data in the scope (this month without data)."""
-    days = data_days(engine, scope)
+    days = engine.kept("data_days", scope, (), lambda: data_days(engine, scope))
     last = days[1] if days else dt.datetime.now(dt.UTC).date()
     return parse_period(f"{last:%Y-%m}")
-
-
-_OPTIONS: dict[tuple[Any, ...], dict[str, Any]] = {}
-_OPTIONS_LOCK = threading.Lock()
-_OPTIONS_MAX = 256
 
 
 def filter_options(engine: Engine, scope: Scope) -> dict[str, Any]:
@@ -172,20 +179,7 @@ def filter_options(engine: Engine, scope: Scope) -> dict[str, Any]:
     Kept per scope until the data changes (a new ingest batch: uploads, posted events, a
     tailed log, ``callkpi ingest``): every page asks for it, and it reads each dimension's
     values from the raw tables."""
-    with engine.lock:
-        version = tuple(engine.wh.sql(
-            "SELECT coalesce(max(batch_id), 0), count(*) FROM ingest_batches")[0])
-    key = (engine.wh.path, engine.tz, version,
-           tuple(sorted((d, tuple(v)) for d, v in scope.limits.items())))
-    with _OPTIONS_LOCK:
-        cached = _OPTIONS.get(key)
-    if cached is None:
-        cached = _filter_options(engine, scope)
-        with _OPTIONS_LOCK:
-            if len(_OPTIONS) >= _OPTIONS_MAX:
-                _OPTIONS.clear()
-            _OPTIONS[key] = cached
-    return copy.deepcopy(cached)
+    return engine.kept("filters", scope, (), lambda: _filter_options(engine, scope))
 
 
 def _filter_options(engine: Engine, scope: Scope) -> dict[str, Any]:
@@ -227,10 +221,25 @@ def _kpi_info(engine: Engine, kpi_id: str) -> dict[str, Any]:
     return {"kpi": kpi_id, "name": kpi.name, "unit": kpi.unit, "direction": kpi.direction}
 
 
+def _period_key(period: Period) -> tuple[str, str]:
+    return (period.first.isoformat(), period.last.isoformat())
+
+
+def _filters_key(filters: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(filters.items()))
+
+
 def overview(engine: Engine, scope: Scope, period: Period,
              filters: Mapping[str, str]) -> dict[str, Any]:
     """KPI tiles: the value for the period, its target, deviation and status (exactly the
-    scorecard's), and the trend by day."""
+    scorecard's), and the trend by day (kept until the data or a target changes)."""
+    return engine.kept(
+        "overview", scope, (_period_key(period), _filters_key(filters)),
+        lambda: _overview(engine, scope, period, filters))
+
+
+def _overview(engine: Engine, scope: Scope, period: Period,
+              filters: Mapping[str, str]) -> dict[str, Any]:
     where = subject_where(scope, filters)
     kpis = usable(TILE_KPIS, where, engine)
     card_rows: dict[str, dict[str, Any]] = {}
@@ -266,7 +275,15 @@ def overview(engine: Engine, scope: Scope, period: Period,
 def scorecard(engine: Engine, scope: Scope, period: Period, filters: Mapping[str, str],
               by: str | None) -> dict[str, Any]:
     """The scorecard (:func:`callkpi.goals.scorecard.build_scorecard`) limited to the
-    caller's scope and filters, optionally one row group per ``by`` value."""
+    caller's scope and filters, optionally one row group per ``by`` value (kept until the
+    data or a target changes)."""
+    return engine.kept(
+        "scorecard", scope, (_period_key(period), _filters_key(filters), by),
+        lambda: _scorecard(engine, scope, period, filters, by))
+
+
+def _scorecard(engine: Engine, scope: Scope, period: Period, filters: Mapping[str, str],
+               by: str | None) -> dict[str, Any]:
     if by is not None and by not in BY_DIMENSIONS:
         raise WebError(f"by {by[:40]!r}: expected one of {', '.join(BY_DIMENSIONS)}")
     where = subject_where(scope, filters)
@@ -311,7 +328,18 @@ def kpi_table(engine: Engine, scope: Scope, period: Period, filters: Mapping[str
     tables): the rows of the KPI engine in the caller's scope, each KPI's unit, the target
     that applies to the selection (as the overview's) and the industry benchmark; with
     ``previous`` also the rows of the period before (for "compare with"); with
-    ``samples`` each ratio's sample size as ``KPI__n``."""
+    ``samples`` each ratio's sample size as ``KPI__n``. Kept until the data or a target
+    changes."""
+    return engine.kept(
+        "table", scope, (_period_key(period), _filters_key(filters), tuple(kpis), tuple(by),
+                         grain, previous, samples),
+        lambda: _kpi_table(engine, scope, period, filters, kpis, by, grain, previous,
+                           samples))
+
+
+def _kpi_table(engine: Engine, scope: Scope, period: Period, filters: Mapping[str, str],
+               kpis: Sequence[str], by: Sequence[str] = (), grain: str = "all",
+               previous: bool = False, samples: bool = False) -> dict[str, Any]:
     if not kpis:
         raise WebError("kpis: name at least one KPI")
     if len(kpis) > MAX_TABLE_KPIS or len(by) > MAX_TABLE_BY:

@@ -102,6 +102,7 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
     """Register the dashboard on ``app``; ``caller`` is its authentication dependency."""
     CallerDep = Annotated[Any, Depends(caller)]
     engine = data.Engine(hub.reader, hub.reader_lock, catalog, semantic, hub.tz)
+    app.state.page_answers = engine.cache  # the pages' answers, kept per data version
     templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                             autoescape=select_autoescape(default=True))
     app.mount("/static", _Static(directory=HERE / "static"), name="static")
