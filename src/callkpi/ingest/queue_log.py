@@ -177,23 +177,52 @@ def _in(names: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{n}'" for n in names) + ")"
 
 
-def _field_number(event_col: str, data_col: str, name: str) -> str:
-    """``CASE event`` giving the data field called ``name`` as DOUBLE, per event."""
-    whens = []
-    for event in _FINALS:
-        if event == "ATTENDEDTRANSFER":
-            bridge = field_index(event, name, "BRIDGE")
-            link = field_index(event, name, "LINK")
-            if bridge and link:
-                whens.append(
-                    f"WHEN 'ATTENDEDTRANSFER' THEN TRY_CAST({data_col}[CASE WHEN "
-                    f"{data_col}[1] = 'LINK' THEN {link} ELSE {bridge} END] AS DOUBLE)"
+def _data_index(event: str, name: str) -> int | None:
+    """The data field called ``name`` of an event that ends a visit (ATTENDEDTRANSFER: of
+    its BRIDGE and APP forms; the LINK form has one more field before, see ``shifted``)."""
+    if event not in _FINALS:
+        return None
+    if event != "ATTENDEDTRANSFER":
+        return field_index(event, name)
+    bridge, app, link = (field_index(event, name, form) for form in ("BRIDGE", "APP", "LINK"))
+    if bridge is None or link is None:
+        return None
+    assert app == bridge and link == bridge + 1, name
+    return bridge
+
+
+def _visit_event_spec() -> str:
+    """A VALUES list: per event that takes part in a visit, its part (opener, final, ...)
+    and where its numbers are (1-based data field positions, NULL where it has none).
+    Joined to the journal instead of long IN lists and CASEs: cheaper to plan and to run."""
+    rows = []
+    for event in _CALL_VISIT_EVENTS:
+        hold = 1 if event == "CONNECT" else _data_index(event, "holdtime")
+        position = 3 if event == "ENTERQUEUE" else _data_index(event, "origposition")
+        extra = {"CONNECT": 3, "WRAPUPSTART": 1}.get(event)
+        values = [
+            f"'{event}'",
+            str(event in _OPENERS).lower(),
+            str(event in _FINALS).lower(),
+            str(event in _RESTARTS).lower(),
+            str(event in _CLOSING).lower(),
+            *(
+                "NULL::INTEGER" if i is None else str(i)
+                for i in (
+                    hold,
+                    _data_index(event, "calltime"),
+                    _data_index(event, "waittime"),
+                    position,
+                    extra,
                 )
-            continue
-        index = field_index(event, name)
-        if index:
-            whens.append(f"WHEN '{event}' THEN TRY_CAST({data_col}[{index}] AS DOUBLE)")
-    return f"(CASE {event_col} {' '.join(whens)} END)"
+            ),
+            str(event == "ATTENDEDTRANSFER").lower(),
+        ]
+        rows.append("(" + ", ".join(values) + ")")
+    return (
+        f"(VALUES {', '.join(rows)}) s(event, is_opener, is_final, is_restart, "
+        "is_closing, hold_i, talk_i, wait_i, position_i, extra_i, shifted)"
+    )
 
 
 def _outcome_case(event_col: str) -> str:
@@ -512,21 +541,17 @@ def _visit_start_sql() -> str:
         OR (prev_event IN {_in(_CLOSING)} AND is_restart))"""
 
 
-def _visit_aggregates(order: str | None) -> str:
-    """The per-visit aggregates, each taking the first matching event by ``order``; with
-    ``order`` None each filter matches at most one event, so plain ``max`` does (faster).
-    Queue and tenant are the same for all events of a visit."""
+def _visit_aggregates(order: str) -> str:
+    """The per-visit aggregates of a call split into visits, each taking the first
+    matching event by ``order``. Queue and tenant are the same for all events of a visit."""
 
     def first(expr: str, where: str | None = None) -> str:
-        agg = f"arg_min({expr}, {order})" if order else f"max({expr})"
-        return agg + (f" FILTER (WHERE {where})" if where else "")
+        return f"arg_min({expr}, {order})" + (f" FILTER (WHERE {where})" if where else "")
 
-    opener = "is_opener"
     return f"""
         min(queue) AS queue,
         max(tenant) AS tenant,
-        {first("source_file", None if order else opener)} || ':' ||
-          {first("line_no", None if order else opener)} AS source_ref,
+        {first("source_file")} || ':' || {first("line_no")} AS source_ref,
         min("time") AS first_time,
         min("time") FILTER (WHERE event = 'ENTERQUEUE') AS enter_time,
         {first("text", "event = 'ENTERQUEUE'")} AS caller,
@@ -554,10 +579,11 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
     by event type), so the per-visit aggregation only moves scalars around. Rings and
     AGENTDUMP never change a visit, so they are left out here (they feed agent_states).
 
-    Most calls are one visit: one opening event that comes first, one queue, and no
-    answer or end after the visit ended. Those are aggregated with a plain GROUP BY;
-    only the others go through the window functions that split a call into visits
-    (``force_window`` sends every call that way, to test that both agree).
+    Most calls are one visit: one opening event that comes first, one queue, at most one
+    CONNECT, end and WRAPUPSTART, and no answer or end after the visit ended. Those take
+    each field from its event's row by a join; only the others go through the window
+    functions that split a call into visits (``force_window`` sends every call that way,
+    to test that both agree).
     """
     transfer_target = """CASE
         WHEN e.event IN ('TRANSFER', 'BLINDTRANSFER') THEN e.data[1] ||
@@ -593,24 +619,44 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
              e.source_file, e.line_no,
              -- (time, seq) as one number: seq stays far below 10^12
              epoch_us(e."time")::HUGEINT * 1000000000000 + e.seq AS k,
-             e.event IN {_in(_OPENERS)} AS is_opener, e.event IN {_in(_FINALS)} AS is_final,
-             e.event IN {_in(_RESTARTS)} AS is_restart, e.event IN {_in(_CLOSING)} AS is_closing,
-             CASE WHEN e.event = 'CONNECT' THEN TRY_CAST(e.data[1] AS DOUBLE)
-                  ELSE {_field_number("e.event", "e.data", "holdtime")} END AS hold_s,
-             {_field_number("e.event", "e.data", "calltime")} AS talk_s,
-             {_field_number("e.event", "e.data", "waittime")} AS wait_s,
-             CASE WHEN e.event = 'ENTERQUEUE' THEN TRY_CAST(e.data[3] AS DOUBLE)
-                  ELSE {_field_number("e.event", "e.data", "origposition")} END AS position,
-             CASE e.event WHEN 'CONNECT' THEN TRY_CAST(e.data[3] AS DOUBLE)
-                          WHEN 'WRAPUPSTART' THEN TRY_CAST(e.data[1] AS DOUBLE) END AS extra_s,
+             s.is_opener, s.is_final, s.is_restart, s.is_closing,
+             TRY_CAST(e.data[s.hold_i + e.shift] AS DOUBLE) AS hold_s,
+             TRY_CAST(e.data[s.talk_i + e.shift] AS DOUBLE) AS talk_s,
+             TRY_CAST(e.data[s.wait_i + e.shift] AS DOUBLE) AS wait_s,
+             TRY_CAST(e.data[s.position_i + e.shift] AS DOUBLE) AS position,
+             TRY_CAST(e.data[s.extra_i] AS DOUBLE) AS extra_s,
              CASE WHEN e.event = 'ENTERQUEUE' THEN nullif(e.data[2], '')
                   ELSE {transfer_target} END AS text
-      FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
-      WHERE e.event IN {_in(_CALL_VISIT_EVENTS)}
+      FROM (SELECT *, CASE WHEN event = 'ATTENDEDTRANSFER' AND data[1] = 'LINK' THEN 1
+                           ELSE 0 END AS shift
+            FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid) e
+      JOIN {_visit_event_spec()} ON e.event = s.event
     ),
     whole_calls AS (
-      SELECT callid, 1 AS visit, {simple} AS simple, {_visit_aggregates(None)}
+      SELECT callid, {simple} AS simple, min("time") AS first_time, max(tenant) AS tenant
       FROM ev GROUP BY callid
+    ),
+    -- A simple call has one opener and at most one CONNECT, end and WRAPUPSTART: its
+    -- visit takes each of them from its own row (joins are cheaper than aggregates).
+    simple_visits AS (
+      SELECT a.callid, 1 AS visit, o.queue, a.tenant,
+             o.source_file || ':' || o.line_no AS source_ref, a.first_time,
+             CASE WHEN o.event = 'ENTERQUEUE' THEN o."time" END AS enter_time,
+             CASE WHEN o.event = 'ENTERQUEUE' THEN o.text END AS caller,
+             CASE WHEN o.event = 'ENTERQUEUE' THEN o.position END AS enter_position,
+             c."time" AS connect_time, c.agent AS connect_agent, c.hold_s AS connect_hold,
+             c.extra_s AS connect_ring,
+             f.event AS final_event, f."time" AS final_time, f.agent AS final_agent,
+             f.hold_s AS end_hold, f.talk_s AS end_talk, f.wait_s AS end_wait,
+             f.position AS end_origpos, f.text AS end_target,
+             coalesce(f.event = 'SYSCOMPAT', false) AS syscompat,
+             w.extra_s AS acw_s,
+             NULL::TIMESTAMP AS next_start, NULL::VARCHAR AS next_queue
+      FROM (SELECT * FROM whole_calls WHERE simple) a
+      JOIN (SELECT * FROM ev WHERE is_opener) o ON o.callid = a.callid
+      LEFT JOIN (SELECT * FROM ev WHERE event = 'CONNECT') c ON c.callid = a.callid
+      LEFT JOIN (SELECT * FROM ev WHERE is_final) f ON f.callid = a.callid
+      LEFT JOIN (SELECT * FROM ev WHERE event = 'WRAPUPSTART') w ON w.callid = a.callid
     ),
     ordered AS (
       SELECT *, row_number() OVER w AS ord, lag(event) OVER w AS prev_event,
@@ -627,8 +673,7 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
       SELECT callid, visit, {_visit_aggregates("ord")} FROM marked GROUP BY callid, visit
     ),
     visits AS (
-      SELECT * EXCLUDE (simple), NULL::TIMESTAMP AS next_start, NULL::VARCHAR AS next_queue
-      FROM whole_calls WHERE simple
+      SELECT * FROM simple_visits
       UNION ALL BY NAME
       SELECT *, lead(coalesce(enter_time, first_time)) OVER w AS next_start,
              lead(queue) OVER w AS next_queue
