@@ -182,3 +182,51 @@ def test_bad_rule_files_say_where(tmp_path: Path, text: str, message: str) -> No
     with pytest.raises(RuleError) as caught:
         load_rules([path])
     assert message in str(caught.value)
+
+
+def test_an_action_in_several_languages(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "rules:\n"
+        "  - id: vip_wait\n"
+        "    when: {kpi: asa, above: 30}\n"
+        "    action:\n"
+        "      en: >-\n"
+        "        VIP callers wait\n"
+        "        too long.\n"
+        "      ru: VIP-клиенты   ждут слишком долго.\n",
+        "utf-8",
+    )
+    mine = [r for r in load_rules([path]) if r.id == "vip_wait"]
+    assert mine[0].action == "VIP callers wait too long."
+    hit = recommend(mine, facts(values={"asa": 31.0}))
+    assert [(r.rule, r.action, dict(r.texts)) for r in hit] == [
+        ("vip_wait", "VIP callers wait too long.", {"ru": "VIP-клиенты ждут слишком долго."})]
+    # A plain text has no other languages; the shipped rules are English only.
+    assert all(r.texts == () for r in builtin_rules())
+    assert recommend([builtin_rules()[-1]], facts(statuses={"csat": "critical"}))[0].texts == {}
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("{ru: Только по-русски}", "action: the English text (en) is required"),
+        ("{en: a, russian: б}", "'russian' is not a two-letter language code"),
+        ("{en: a, ru: [b]}", "action: the ru text is not text"),
+        ("{en: a, ru: ''}", "action: the ru text is not text"),
+    ],
+)
+def test_languages_of_an_action_are_checked(tmp_path: Path, action: str, message: str) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"rules: [{{id: x, when: {{kpi: asa, above: 1}}, action: {action}}}]", "utf-8")
+    with pytest.raises(RuleError) as caught:
+        load_rules([path])
+    assert message in str(caught.value)
+
+
+def test_texts_are_given_in_the_action_only(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("rules: [{id: x, when: {kpi: asa, above: 1}, action: a,"
+                    " texts: [[ru, б]]}]", "utf-8")
+    with pytest.raises(RuleError, match="not texts"):
+        load_rules([path])

@@ -1,11 +1,17 @@
 """Recommendations: a library of rules kept as data (``rules/default.yaml``), each a
 condition over KPIs, their target statuses, benchmarks and trends -> an action text and
-the KPIs that triggered it. Users add rules in a file of the same shape."""
+the KPIs that triggered it. Users add rules in a file of the same shape.
+
+An action is English text, or the text per language (``action: {en: ..., ru: ...}``,
+English required): ``Recommendation.action`` is the English text (the CLI's), and
+``Recommendation.texts`` the others by language code. The dashboard shows the shipped
+rules in Russian from its message catalog (``rule.<id>``), a user's rule from ``texts``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -62,12 +68,39 @@ Node = Atom | Condition
 Condition.model_rebuild()
 
 
+LANGUAGE = re.compile(r"[a-z]{2}")
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     when: Node
     action: str
+    """The English text."""
+    texts: tuple[tuple[str, str], ...] = ()
+    """(language, text) of the other languages, from ``action: {en: ..., ru: ...}``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _languages(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "texts" in data:
+            raise ValueError("give the languages in action: {en: ..., ru: ...}, not texts")
+        if not isinstance(data.get("action"), dict):
+            return data
+        by_language = data["action"]
+        bad = [k for k in by_language if not isinstance(k, str) or not LANGUAGE.fullmatch(k)]
+        if bad:
+            raise ValueError(f"action: {bad[0]!r} is not a two-letter language code")
+        bad = [k for k, v in by_language.items() if not isinstance(v, str) or not v.strip()]
+        if bad:
+            raise ValueError(f"action: the {bad[0]} text is not text")
+        if "en" not in by_language:
+            raise ValueError("action: the English text (en) is required")
+        return {**data, "action": by_language["en"],
+                "texts": tuple((k, v) for k, v in by_language.items() if k != "en")}
 
 
 @dataclass(frozen=True)
@@ -85,6 +118,9 @@ class Recommendation:
     rule: str
     action: str
     kpis: tuple[str, ...]
+    texts: Mapping[str, str] = field(default_factory=dict)
+    """The action in other languages than English (language code -> text), if the rule
+    gives them."""
 
 
 def _atom(atom: Atom, facts: Facts) -> bool:
@@ -133,7 +169,8 @@ def recommend(rules: Sequence[Rule], facts: Facts) -> list[Recommendation]:
         held, kpis = _evaluate(rule.when, facts)
         if held:
             out.append(Recommendation(rule.id, " ".join(rule.action.split()),
-                                      tuple(sorted(kpis))))
+                                      tuple(sorted(kpis)),
+                                      {k: " ".join(v.split()) for k, v in rule.texts}))
     return out
 
 
