@@ -133,6 +133,25 @@ def split_lines(data: bytes, first_line: int) -> tuple[pa.Table, tuple[int, ...]
     return pa.table({"line_no": numbers, "line": lines}), bad
 
 
+def with_line_ends(lines: pa.Table, end: str) -> pa.Table:
+    """``lines`` (from :func:`split_lines`) with each line's final newline replaced by
+    ``end``, one ASCII character: a line ending in the field delimiter splits into its
+    fields and one empty last field, without first cutting the newline off (a copy of
+    every line)."""
+    column = lines.column("line").combine_chunks()
+    _, offsets, data = column.buffers()
+    if data is None or len(column) == 0:
+        return lines
+    first = column.offset + 1
+    ends = np.frombuffer(offsets, dtype=np.int64)[first : first + len(column)]
+    out = np.frombuffer(data, dtype=np.uint8).copy()
+    out[ends - 1] = ord(end)
+    replaced = pa.LargeStringArray.from_buffers(
+        len(column), offsets, pa.py_buffer(out), offset=column.offset
+    )
+    return lines.set_column(lines.schema.get_field_index("line"), "line", replaced)
+
+
 def _repair_utf8(data: bytes, first_line: int) -> tuple[bytes, tuple[int, ...]]:
     out, bad = [], []
     for i, raw in enumerate(data.split(b"\n")):

@@ -153,12 +153,14 @@ def detect_layout(path: Path) -> Layout:
     return Layout()
 
 
-def _data_sql(layout: Layout) -> str:
-    """An expression for the list of data fields, with data5's pipe-joined rest split."""
+def _data_sql(layout: Layout, ended: bool = False) -> str:
+    """An expression for the list of data fields, with data5's pipe-joined rest split
+    (``ended``: ``fields`` has an extra empty last element, see :meth:`_Batch.parse`)."""
+    rest = ":-2]" if ended else ":]"
     if not layout.data:
-        base = "fields[6:]"
+        base = "fields[6" + rest
     elif layout.data_to_end:
-        base = f"fields[{layout.data[0]}:]"
+        base = f"fields[{layout.data[0]}" + rest
     else:
         base = "[" + ", ".join(f"fields[{i}]" for i in layout.data) + "]"
     if layout.delimiter == "|" and (not layout.data or layout.data_to_end):
@@ -343,14 +345,25 @@ class _Batch:
         pass over the lines; the raw text is kept only for rejected lines)."""
         con, layout = self.con, self.layout
         header = layout.header_line or 0
-        # Every line ends in LF; cutting one character is much cheaper than rtrim.
-        raw = "rtrim(line, chr(13) || chr(10))" if chunk.has_cr else "line[:-2]"
-        lines = (
-            f"SELECT line_no, raw, string_split(raw, '{layout.delimiter}') AS fields FROM "
-            f"(SELECT line_no, {raw} AS raw FROM ql_lines) "
-            f"WHERE line_no <> {header} AND raw <> ''"
-        )
-        con.register("ql_lines", chunk.lines)
+        # Pipe-delimited lines ending in LF get a '|' for their LF instead: they split into
+        # their fields plus an empty last one, and no line is copied to cut its end off.
+        ended = layout.delimiter == "|" and not chunk.has_cr
+        if ended:
+            table = files.with_line_ends(chunk.lines, "|")
+            lines = (
+                "SELECT line_no, line AS raw, string_split(line, '|') AS fields FROM "
+                f"ql_lines WHERE line_no <> {header} AND line <> '|'"
+            )
+        else:
+            table = chunk.lines
+            # Every line ends in LF; cutting one character is much cheaper than rtrim.
+            raw = "rtrim(line, chr(13) || chr(10))" if chunk.has_cr else "line[:-2]"
+            lines = (
+                f"SELECT line_no, raw, string_split(raw, '{layout.delimiter}') AS fields "
+                f"FROM (SELECT line_no, {raw} AS raw FROM ql_lines) "
+                f"WHERE line_no <> {header} AND raw <> ''"
+            )
+        con.register("ql_lines", table)
         try:
             if layout.delimiter == "|":
                 source = f"({lines})"
@@ -360,7 +373,7 @@ class _Batch:
                 source = "ql_split"
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE ql_rows AS "
-                f"{self._rows_sql(source, chunk.invalid_utf8)}"
+                f"{self._rows_sql(source, chunk.invalid_utf8, ended)}"
             )
         finally:
             con.unregister("ql_lines")
@@ -389,7 +402,7 @@ class _Batch:
         )
         self.con.unregister("ql_quoted")
 
-    def _rows_sql(self, source: str, bad_utf8: tuple[int, ...]) -> str:
+    def _rows_sql(self, source: str, bad_utf8: tuple[int, ...], ended: bool) -> str:
         t, c, q, a, e = self.layout.columns
         lookups, columns, problem = _validation_sql(bad_utf8)
 
@@ -400,10 +413,11 @@ class _Batch:
         with_offset = f"regexp_matches(time_text, '{_OFFSET_RE}')"
         return f"""
         WITH fields AS (
-          SELECT line_no, raw, len(fields) AS n_fields, {trim(f"fields[{t}]")} AS time_text,
+          SELECT line_no, raw, len(fields){" - 1" if ended else ""} AS n_fields,
+                 {trim(f"fields[{t}]")} AS time_text,
                  {trim(f"fields[{c}]")} AS callid, {trim(f"fields[{q}]")} AS queue,
                  {trim(f"fields[{a}]")} AS agent, {trim(f"fields[{e}]")} AS event,
-                 {_data_sql(self.layout)} AS data
+                 {_data_sql(self.layout, ended)} AS data
           FROM {source}
         ),
         timed AS (
@@ -419,7 +433,7 @@ class _Batch:
         coded AS (SELECT *, {lookups} FROM timed),
         looked AS (SELECT *, {columns} FROM coded),
         checked AS (SELECT *, {problem} AS problem FROM looked)
-        SELECT line_no, CASE WHEN problem IS NOT NULL THEN raw END AS raw,
+        SELECT line_no, CASE WHEN problem IS NOT NULL THEN raw{"[:-2]" if ended else ""} END AS raw,
                time_utc AS "time", naive AND time_utc IS NOT NULL AS naive,
                callid, queue, agent, event, data, f_role AS role, problem
         FROM checked"""
