@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from callkpi import live
 from callkpi.goals.targets import TargetSpec, set_targets
 from callkpi.ingest.events import EventError, EventSpool
 from callkpi.ingest.report import IngestReport
 from callkpi.kpi import KpiQuery, run_query
-from callkpi.live import LIVE_KPIS, LiveHub, LiveScope, snapshot
+from callkpi.live import LIVE_KPIS, LiveHub, LiveScope, read_floor, snapshot, view
 from callkpi.store import Warehouse
 
 MSK = "Europe/Moscow"
@@ -114,6 +115,59 @@ def test_a_closed_interval_equals_the_historical_query(floor: Warehouse) -> None
                                       where=(("queue", "q"),)))
     [row] = query.rows
     assert live == pytest.approx({k: row[k] for k in LIVE_KPIS}, rel=1e-12)
+
+
+def test_the_compiled_kpi_query_stays_current_as_events_arrive(
+    floor: Warehouse, tmp_path: Path
+) -> None:
+    """Today's KPIs come from SQL compiled once per day: after more events they are the
+    engine's fresh answer (compiled and run anew by run_query), not the first one's."""
+    first = snapshot(floor, tz=MSK, now=NOW)
+    compiled = live._compiled[floor]
+    assert next(q for q in first.queues if q.queue == "q").today["offered"] == 3
+    # c1 (answered 10:00:11 after 10 s) ends; c2 is abandoned after 40 s.
+    EventSpool(tmp_path / "more").post(floor, [
+        ev("call_ended", t(10, 4, 11), call_id="c1", queue="q"),
+        ev("call_abandoned", t(10, 4, 40), call_id="c2", queue="q")], tenant="acme")
+    later = snapshot(floor, tz=MSK, now=NOW)
+    assert live._compiled[floor] is compiled  # the cached SQL answered
+    q = next(q for q in later.queues if q.queue == "q")
+    assert (q.today["offered"], q.today["answered"], q.today["abandoned"]) == (5, 3, 2)
+    assert (q.today["max_wait"], q.interval["offered"]) == (50.0, 3)  # c1, c5, c2 since 10:00
+    query = run_query(floor, KpiQuery(kpis=LIVE_KPIS, by=("queue",), tz=MSK,
+                                      start=dt.datetime(2026, 11, 24),
+                                      end=dt.datetime(2026, 11, 25),
+                                      where=(("queue", "q"),)), use_rollup=False)
+    [row] = query.rows
+    assert q.today == pytest.approx({k: row[k] for k in LIVE_KPIS}, rel=1e-12)
+
+
+def test_one_floor_cut_to_each_scope_is_each_scopes_snapshot(floor: Warehouse) -> None:
+    read = read_floor(floor, tz=MSK, now=NOW)
+    for tenants, agents in [(None, None), ({"acme"}, None), ({"beta"}, None),
+                            (None, {"a2"}), ({"acme"}, {"b1"}), (set(), None)]:
+        assert view(read, tenants=tenants, agents=agents).to_json() == snapshot(
+            floor, tz=MSK, now=NOW, tenants=tenants, agents=agents).to_json()
+    beta = view(read, tenants={"beta"}).to_json()
+    assert {c["tenant"] for c in beta["waiting_calls"]} == {"beta"}
+    assert [a["agent"] for a in beta["agents"]] == ["b1"]
+    assert next(a for a in read.agents if a["agent"] == "a1")["queues"] == ["q"]  # not cut
+
+
+def test_an_agent_on_several_calls_at_once(wh: Warehouse, tmp_path: Path) -> None:
+    """Several open rows of one state (two calls talking at once): the agent is talking
+    since the first, counted once."""
+    EventSpool(tmp_path / "spool").post(wh, [
+        ev("agent_logged_in", t(9, 0), agent="a1", queue="q"),
+        ev("call_entered", t(10, 0), call_id="x1", queue="q"),
+        ev("call_answered", t(10, 0, 5), call_id="x1", queue="q", agent="a1"),
+        ev("call_entered", t(10, 2), call_id="x2", queue="q"),
+        ev("call_answered", t(10, 2, 5), call_id="x2", queue="q", agent="a1"),
+    ], tenant="acme")
+    snap = snapshot(wh, tz=MSK, now=NOW)
+    assert [(a["agent"], a["state"], a["queues"], a["in_state_s"]) for a in snap.agents] == [
+        ("a1", "talking", ["q"], 295.0)]
+    assert [(q.queue, q.agents["talking"]) for q in snap.queues] == [("q", 1)]
 
 
 def test_a_tenant_sees_only_its_queues_calls_and_agents(floor: Warehouse) -> None:

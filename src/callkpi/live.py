@@ -33,8 +33,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import math
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,15 +98,42 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+@dataclass
+class Floor:
+    """What the warehouse says at one instant, for every tenant: read once (:func:`read_floor`)
+    and then cut to each scope (:func:`view`), so a publication round with many scopes
+    reads the warehouse once."""
+
+    local: dt.datetime
+    """``now``, aware, in ``tz``."""
+    tz: str
+    interval_start: dt.datetime
+    """Naive local wall time."""
+    kpi_rows: list[dict[str, Any]]
+    """The engine's rows of today by interval (tenant, queue, period_start, LIVE_KPIS and
+    their ``__n``)."""
+    waiting: list[tuple[str | None, str, str, float]]
+    """(tenant, queue, call_id, wait_s) of every call waiting, in order of arrival."""
+    queue_tenants: set[tuple[str | None, str]]
+    agents: list[dict[str, Any]]
+    targets: list[dict[str, Any]]
+
+
 def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
              tenants: set[str] | None = None, agents: set[str] | None = None,
              interval_min: int = 30) -> Snapshot:
     """The floor at ``now`` (aware; default the current time). ``tenants`` and ``agents``
     (None: all) limit what is shown: with ``agents``, only those agents and the queues
     they are logged in to."""
+    return view(read_floor(wh, tz=tz, now=now, interval_min=interval_min),
+                tenants=tenants, agents=agents)
+
+
+def read_floor(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
+               interval_min: int = 30) -> Floor:
+    """Everything a snapshot at ``now`` shows, for all tenants (a handful of queries)."""
     from callkpi.goals.periods import Period
-    from callkpi.goals.targets import applicable, list_targets
-    from callkpi.kpi import KpiQuery, run_query
+    from callkpi.goals.targets import list_targets
 
     if interval_min not in GRAINS:
         raise ValueError(f"interval_min {interval_min}: expected 15, 30 or 60")
@@ -117,6 +146,27 @@ def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
     minute = (local.hour * 60 + local.minute) // interval_min * interval_min
     interval_start = midnight + dt.timedelta(minutes=minute)
 
+    kpi_rows = _today_by_interval(wh, tz, midnight, GRAINS[interval_min])
+    waiting = [
+        (tenant, queue, call_id, (utc - entered).total_seconds())
+        for tenant, queue, call_id, entered in wh.sql(
+            "SELECT tenant, queue, call_id, entered_at FROM calls WHERE direction = 'in' "
+            "AND outcome = 'in_progress' AND answered_at IS NULL AND queue IS NOT NULL "
+            "AND entered_at <= ? AND entered_at > ? ORDER BY entered_at, call_id",
+            [utc, utc - STALE_AFTER])]
+    return Floor(local, tz, interval_start, kpi_rows, waiting, _queue_tenants(wh, utc),
+                 _agents(wh, utc), list_targets(wh, Period(midnight.date(), midnight.date())))
+
+
+def view(floor: Floor, *, tenants: Iterable[str] | None = None,
+         agents: Iterable[str] | None = None) -> Snapshot:
+    """The part of ``floor`` that ``tenants`` and ``agents`` (None: all) may see."""
+    from callkpi.goals.periods import Period
+    from callkpi.goals.targets import applicable
+
+    tenants = None if tenants is None else set(tenants)
+    agents = None if agents is None else set(agents)
+
     def allowed(tenant: str | None) -> bool:
         return tenants is None or tenant in tenants
 
@@ -125,32 +175,21 @@ def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
     def queue_row(tenant: str | None, queue: str) -> QueueNow:
         return queues.setdefault((tenant, queue), QueueNow(queue, tenant))
 
-    # One engine query: today by interval, with each ratio's and mean's denominator; the
-    # day's value is then the sum of numerators over the sum of denominators (exact).
-    result = run_query(wh, KpiQuery(
-        kpis=LIVE_KPIS, by=("tenant", "queue"), grain=GRAINS[interval_min], tz=tz,
-        start=midnight, end=midnight + dt.timedelta(days=1), where=(("direction", "in"),),
-        samples=True))
+    # The day's value is the sum of numerators over the sum of denominators (exact).
     parts: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
-    for row in result.rows:
+    for row in floor.kpi_rows:
         if row["queue"] is not None and allowed(row["tenant"]):
             parts.setdefault((row["tenant"], row["queue"]), []).append(row)
     for (tenant, queue), intervals in parts.items():
         q = queue_row(tenant, queue)
         q.today = _combine(intervals)
-        current = [r for r in intervals if _wall(r["period_start"]) == interval_start]
+        current = [r for r in intervals if _wall(r["period_start"]) == floor.interval_start]
         q.interval = _combine(current) if current else {}
 
-    waiting_calls = []
-    rows = wh.sql(
-        "SELECT tenant, queue, call_id, entered_at FROM calls WHERE direction = 'in' "
-        "AND outcome = 'in_progress' AND answered_at IS NULL AND queue IS NOT NULL "
-        "AND entered_at <= ? AND entered_at > ? ORDER BY entered_at, call_id",
-        [utc, utc - STALE_AFTER])
-    for tenant, queue, call_id, entered in rows:
+    waiting_calls: list[dict[str, Any]] = []
+    for tenant, queue, call_id, wait in floor.waiting:
         if not allowed(tenant):
             continue
-        wait = (utc - entered).total_seconds()
         q = queue_row(tenant, queue)
         q.waiting += 1
         q.longest_wait_s = max(q.longest_wait_s or 0.0, wait)
@@ -158,26 +197,25 @@ def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
                               "wait_s": wait})
 
     tenant_of: dict[str, set[str | None]] = {}
-    for tenant, queue in {*queues, *_queue_tenants(wh, utc)}:
+    for tenant, queue in {*queues, *floor.queue_tenants}:
         tenant_of.setdefault(queue, set()).add(tenant)
     shown = []
-    for agent in _agents(wh, utc):
+    for agent in floor.agents:
         in_scope = [q for q in agent["queues"] if any(allowed(t) for t in tenant_of.get(q, ()))]
         if (tenants is not None and not in_scope) or (
                 agents is not None and agent["agent"] not in agents):
             continue
-        agent["queues"] = in_scope
         for queue in in_scope:
             for tenant in tenant_of.get(queue, ()):
                 if allowed(tenant):
                     queue_row(tenant, queue).agents[agent["state"]] += 1
-        shown.append(agent)
+        shown.append({**agent, "queues": in_scope})
 
+    midnight = floor.local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
     period = Period(midnight.date(), midnight.date())
-    targets = list_targets(wh, period)
     for q in queues.values():
         chain = [*([("tenant", q.tenant)] if q.tenant else []), ("center", None)]
-        target = applicable(targets, "service_level", period, chain)
+        target = applicable(floor.targets, "service_level", period, chain)
         q.service_level_target = target["target"] if target else None
     ordered = sorted(queues.values(), key=lambda q: (q.tenant or "", q.queue))
     if agents is not None:
@@ -185,8 +223,72 @@ def snapshot(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None,
         ordered = [q for q in ordered if q.queue in theirs]
         waiting_calls = [c for c in waiting_calls if c["queue"] in theirs]
     keep = {id(c) for c in sorted(waiting_calls, key=lambda c: -c["wait_s"])[:WAITING_LIST_MAX]}
-    return Snapshot(local, tz, interval_start.replace(tzinfo=timezones.zone(tz)), ordered,
+    return Snapshot(floor.local, floor.tz,
+                    floor.interval_start.replace(tzinfo=timezones.zone(floor.tz)), ordered,
                     [c for c in waiting_calls if id(c) in keep], shown)
+
+
+@dataclass
+class _Compiled:
+    key: tuple[str, dt.datetime, str]
+    expr: Any
+    """Kept alive: the SQL reads the calendar table Ibis registered for it."""
+    sql: str
+
+
+_compiled: weakref.WeakKeyDictionary[Warehouse, _Compiled] = weakref.WeakKeyDictionary()
+_compiled_lock = threading.Lock()
+
+
+def _today_by_interval(wh: Warehouse, tz: str, midnight: dt.datetime,
+                       grain: str) -> list[dict[str, Any]]:
+    """LIVE_KPIS of the inbound calls by tenant, queue and interval of the day from
+    ``midnight`` (local), with each ratio's and mean's denominator (``__n``): one engine
+    query (:func:`callkpi.kpi.run_query`, same definitions as ``callkpi kpi``).
+
+    Compiling it (Ibis, in Python) costs several times what running it does, and it only
+    changes with the day: the SQL is compiled once per warehouse, zone, day and grain and
+    then run as it is (rows as the engine's: ``period_start`` per interval, NaN as None).
+    Should running it fail, the engine compiles and runs the query afresh."""
+    from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+    from callkpi.kpi import KpiQuery, run_query
+    from callkpi.kpi.buckets import period_start
+    from callkpi.kpi.compiler import BUCKET, OFFSET, Compiler
+
+    query = KpiQuery(kpis=LIVE_KPIS, by=("tenant", "queue"), grain=grain, tz=tz,
+                     start=midnight, end=midnight + dt.timedelta(days=1),
+                     where=(("direction", "in"),), samples=True)
+    key = (tz, midnight, grain)
+    with _compiled_lock:
+        compiled = _compiled.get(wh)
+    if compiled is None or compiled.key != key:
+        expr, keys = Compiler(wh).compile(query)
+        if BUCKET not in keys:  # not the shape this reads: let the engine do all of it
+            return run_query(wh, query).rows
+        records = expr.to_pyarrow().to_pylist()  # registers the calendar table
+        compiled = _Compiled(key, expr, str(wh.ibis.compile(expr)))
+        with _compiled_lock:
+            _compiled[wh] = compiled
+    else:
+        try:
+            table = wh.con.sql(compiled.sql).to_arrow_table()
+            records = compiled.expr.__pyarrow_result__(
+                table, data_mapper=DuckDBPyArrowData).to_pylist()
+        except Exception:  # e.g. the schema changed under it
+            with _compiled_lock:
+                _compiled.pop(wh, None)
+            return run_query(wh, query).rows
+    rows = []
+    for record in sorted(records, key=lambda r: (r[BUCKET], str(r["tenant"]), str(r["queue"]))):
+        row = {"tenant": record["tenant"], "queue": record["queue"],
+               "period_start": period_start(record[BUCKET], grain, tz, record.get(OFFSET))}
+        for name in (*LIVE_KPIS, *(f"{k}__n" for k in LIVE_KPIS)):
+            if name in record:
+                value = record[name]
+                row[name] = None if isinstance(value, float) and value != value else value
+        rows.append(row)
+    return rows
 
 
 def _wall(value: str | dt.datetime) -> dt.datetime:
@@ -225,34 +327,36 @@ def _queue_tenants(wh: Warehouse, utc: dt.datetime) -> set[tuple[str | None, str
 
 
 def _agents(wh: Warehouse, utc: dt.datetime) -> list[dict[str, Any]]:
+    """The agents logged in at ``utc`` with their state (one row per agent and state
+    open at ``utc`` from the warehouse, however many calls an agent has open)."""
     rows = wh.sql(
-        "SELECT agent, queue, state, reason, start_at FROM agent_states "
-        "WHERE start_at <= ? AND (end_at IS NULL OR end_at > ?) ORDER BY agent, start_at",
+        "SELECT agent, state, min(start_at), max(start_at), arg_max_null(reason, start_at), "
+        "list(DISTINCT queue) FILTER (WHERE queue IS NOT NULL) FROM agent_states "
+        "WHERE start_at <= ? AND (end_at IS NULL OR end_at > ?) GROUP BY agent, state",
         [utc, utc])
     ended = dict(wh.sql(
         "SELECT agent, max(end_at) FROM agent_states WHERE state <> 'logged_in' "
         "AND end_at <= ? AND end_at > ? GROUP BY agent", [utc, utc - STALE_AFTER]))
-    by_agent: dict[str, list[tuple[str | None, str, str | None, dt.datetime]]] = {}
-    for agent, queue, state, reason, start in rows:
-        by_agent.setdefault(agent, []).append((queue, state, reason, start))
+    by_agent: dict[str, dict[str, tuple[dt.datetime, dt.datetime, str | None, list[str]]]] = {}
+    for agent, state, first, last, reason, queues in rows:
+        by_agent.setdefault(agent, {})[state] = (first, last, reason, queues or [])
     out = []
     for agent, states in sorted(by_agent.items()):
-        logged_in = [s for s in states if s[1] == "logged_in"]
-        if not logged_in:
+        logged_in = states.get("logged_in")
+        if logged_in is None:
             continue
-        queues = sorted({q for q, state, _, _ in logged_in if q is not None})
         chosen = None
         for name in STATE_ORDER[:-1]:
-            matching = [s for s in states if s[1] == name]
-            if matching:
-                chosen = (name, matching[-1][2], min(s[3] for s in matching))
+            if name in states:  # the reason of its latest row, the time of its first
+                chosen = (name, states[name][2], states[name][0])
                 break
         if chosen is None:  # idle since the login or the end of the last other state
-            since = max(s[3] for s in logged_in)
+            since = logged_in[1]
             last_busy = ended.get(agent)
             chosen = ("idle", None, max(since, last_busy) if last_busy else since)
         out.append({"agent": agent, "state": chosen[0], "reason": chosen[1],
-                    "queues": queues, "in_state_s": (utc - chosen[2]).total_seconds()})
+                    "queues": sorted(logged_in[3]),
+                    "in_state_s": (utc - chosen[2]).total_seconds()})
     return out
 
 
@@ -293,10 +397,14 @@ class LiveHub:
       the server holds around every use of the warehouse) for each batch only.
     * Snapshots read through a second connection to the same database, so they never
       wait for a load nor hold one up (DuckDB's MVCC: they see what is committed).
-    * A publisher thread computes a :func:`snapshot` per distinct subscriber scope after
-      every change (at most every ``min_gap_s``, 0.25 s) and at least every ``tick_s`` (waits and
-      times in state grow), and hands it to each subscriber's asyncio queue; a slow
-      subscriber only ever gets the newest snapshot (its queue holds one).
+    * A publisher thread publishes as soon as a load has committed (event-driven: it
+      wakes on :meth:`changed`; changes within ``min_gap_s``, 0.1 s, of the previous
+      publication's start, or made while it ran, are published together next) and at
+      least every ``tick_s`` (waits and times in state grow). A publication reads the
+      floor once (:func:`read_floor`), cuts it to each distinct subscriber scope
+      (:func:`view`), encodes each scope's message once and hands it to those
+      subscribers' asyncio queues; a slow subscriber only ever gets the newest snapshot
+      (its queue holds one).
 
     Each published snapshot carries ``version`` (one more per publication round) and
     ``changed_at`` (epoch seconds of the newest change it includes), so a client can
@@ -305,7 +413,7 @@ class LiveHub:
 
     def __init__(self, wh: Warehouse, *, lock: threading.Lock | None = None,
                  spool_dir: str | Path, tz: str = "UTC", interval_min: int = 30,
-                 tick_s: float = 1.0, min_gap_s: float = 0.25) -> None:
+                 tick_s: float = 1.0, min_gap_s: float = 0.1) -> None:
         from callkpi.ingest.events import EventSpool
 
         self.wh, self.tz, self.interval_min = wh, tz, interval_min
@@ -392,12 +500,12 @@ class LiveHub:
 
     def snapshot(self, scope: LiveScope = EVERYTHING,
                  now: dt.datetime | None = None) -> dict[str, Any]:
+        return view(self._read_floor(now), tenants=scope.tenants,
+                    agents=scope.agents).to_json()
+
+    def _read_floor(self, now: dt.datetime | None = None) -> Floor:
         with self.reader_lock:
-            snap = snapshot(
-                self.reader, tz=self.tz, now=now, interval_min=self.interval_min,
-                tenants=None if scope.tenants is None else set(scope.tenants),
-                agents=None if scope.agents is None else set(scope.agents))
-        return snap.to_json()
+            return read_floor(self.reader, tz=self.tz, now=now, interval_min=self.interval_min)
 
     async def subscribe(self, scope: LiveScope = EVERYTHING) -> AsyncIterator[dict[str, Any]]:
         """Snapshots for ``scope`` as they are published, the first one at once."""
@@ -426,8 +534,14 @@ class LiveHub:
         self._start(self._publish_loop, "callkpi-live-publisher")
 
     def _publish_loop(self) -> None:
+        last = -math.inf
         while not self._stop.is_set():
             self._changed.wait(self.tick_s)
+            # Changes arriving within min_gap_s of the last publication's start join the
+            # next one (a burst of small loads costs one snapshot, not one each).
+            gap = self.min_gap_s - (time.monotonic() - last)
+            if gap > 0:
+                self._stop.wait(gap)
             if self._stop.is_set():
                 break
             self._changed.clear()
@@ -436,11 +550,18 @@ class LiveHub:
                 subscribers = list(self._subscribers)
             if not subscribers:
                 continue
+            last = time.monotonic()
             self._version += 1
+            try:
+                floor = self._read_floor()  # once for every scope
+            except Exception as exc:  # keep publishing
+                self.errors.append(f"snapshot: {type(exc).__name__}: {exc}")
+                continue
             for scope in {s.scope for s in subscribers}:
                 try:
-                    message = Message({**self.snapshot(scope), "version": self._version,
-                                       "changed_at": changed_at})
+                    message = Message({
+                        **view(floor, tenants=scope.tenants, agents=scope.agents).to_json(),
+                        "version": self._version, "changed_at": changed_at})
                     message.encode()  # once, here, not once per subscriber
                 except Exception as exc:  # keep publishing
                     self.errors.append(f"snapshot: {type(exc).__name__}: {exc}")
@@ -448,7 +569,6 @@ class LiveHub:
                 for s in subscribers:
                     if s.scope == scope:
                         s.loop.call_soon_threadsafe(_replace_latest, s.queue, message)
-            time.sleep(self.min_gap_s)
 
     def _start(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -492,5 +612,5 @@ def sse(message: dict[str, Any]) -> bytes:
     return message.encode() if isinstance(message, Message) else _sse_bytes(message)
 
 
-__all__ = ["EVERYTHING", "LIVE_KPIS", "LiveHub", "LiveScope", "QueueNow", "Snapshot",
-           "snapshot", "sse"]
+__all__ = ["EVERYTHING", "LIVE_KPIS", "Floor", "LiveHub", "LiveScope", "QueueNow", "Snapshot",
+           "read_floor", "snapshot", "sse", "view"]
