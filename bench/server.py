@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -66,6 +67,12 @@ def _callkpi(*args: str) -> str:
     return out.stdout
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -86,7 +93,7 @@ class Calls:
         self.pending = [(t, e) for t, e in self.pending if t > now]
         out = due[:count]
         self.pending += [(now, e) for e in due[count:]]
-        while len(out) + 3 <= count:  # every call brings its three events eventually
+        while len(out) < count:  # each new call brings its answer and end later
             n = self.next_id
             self.next_id += 1
             queue = QUEUES[n % len(QUEUES)]
@@ -104,8 +111,10 @@ class Calls:
 
 
 async def _client(url: str, token: str, seen: dict[int, float], ready: asyncio.Event,
-                  stop: asyncio.Event) -> int:
-    messages = 0
+                  stop: asyncio.Event, counts: list[int], i: int) -> None:
+    """One subscriber: reads every server-sent event, parses its JSON and notes, for every
+    marker the snapshot includes and this client had not seen yet, the arrival time."""
+    highest = -1
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(timeout=None) as client, client.stream(
             "GET", f"{url}/api/live/stream", headers=headers) as response:
@@ -114,19 +123,49 @@ async def _client(url: str, token: str, seen: dict[int, float], ready: asyncio.E
             if not line.startswith("data:"):
                 continue
             arrived = time.time()
-            messages += 1
+            counts[i] += 1
             ready.set()
             snapshot = json.loads(line[5:])
             for queue in snapshot["queues"]:
                 if queue["queue"] == "bench_marker":
                     # Batch k abandons marker k - 1: the marker queue has offered k calls
-                    # today once batch k is in.
+                    # today once batch k is in (and so every batch before it).
                     done = queue["today"].get("offered") or 0
-                    for k in range(max(0, done - 3), done + 1):
-                        seen.setdefault(k, arrived)
+                    for k in range(highest + 1, done + 1):
+                        seen[k] = arrived
+                    highest = max(highest, done)
             if stop.is_set():
                 break
-    return messages
+
+
+def _clients_process(url: str, token: str, clients: int, ready: Any, stop: Any,
+                     results: Any) -> None:
+    """The subscribers, in a process of their own (their JSON parsing never delays the
+    sources, nor the other way round): ``ready`` once each has its first snapshot; on
+    ``stop``, what each saw and this process's CPU time go to ``results``."""
+
+    async def run() -> tuple[list[dict[int, float]], int]:
+        seen: list[dict[int, float]] = [{} for _ in range(clients)]
+        firsts = [asyncio.Event() for _ in range(clients)]
+        done = asyncio.Event()
+        counts = [0] * clients
+        tasks = [asyncio.create_task(_client(url, token, seen[i], firsts[i], done, counts, i))
+                 for i in range(clients)]
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in firsts)), 60)
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        done.set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                await task
+        return seen, sum(counts)
+
+    seen, messages = asyncio.run(run())
+    cpu = os.times()
+    results.put((seen, messages, cpu.user + cpu.system))
 
 
 async def _source(poster: Any, url: str, headers: dict[str, str], n: int, rate: float,
@@ -142,9 +181,9 @@ async def _source(poster: Any, url: str, headers: dict[str, str], n: int, rate: 
         due = started + batch / batches_per_s
         await asyncio.sleep(max(0.0, due - time.time()))
         now = time.time()
-        count = round(rate * (now - started)) - sent
-        sent += max(count, 0)
-        events = calls.events(max(count - 2, 3), now)
+        count = round(rate * (now - started)) - sent  # markers included
+        markers = 0 if posted_at is None else 1 + (batch > 0)
+        events = calls.events(max(count - markers, 1), now)
         if posted_at is not None:
             at = dt.datetime.fromtimestamp(now, dt.UTC).isoformat()
             events.append({"type": "call_entered", "at": at, "call_id": str(batch),
@@ -153,6 +192,7 @@ async def _source(poster: Any, url: str, headers: dict[str, str], n: int, rate: 
                 events.append({"type": "call_abandoned", "at": at,
                                 "call_id": str(batch - 1), "queue": "bench_marker"})
             posted_at[batch] = now
+        sent += len(events)
         r = await poster.post(f"{url}/api/events", json={"tenant": TENANT, "events": events},
                               headers=headers)
         r.raise_for_status()
@@ -165,17 +205,17 @@ async def _source(poster: Any, url: str, headers: dict[str, str], n: int, rate: 
 
 
 async def _run(url: str, token: str, rate: int, seconds: float, clients: int,
-               batches_per_s: int, sources: int) -> dict[str, Any]:
-    stop = asyncio.Event()
-    seen: list[dict[int, float]] = [{} for _ in range(clients)]
-    ready = [asyncio.Event() for _ in range(clients)]
-    tasks = [asyncio.create_task(_client(url, token, seen[i], ready[i], stop))
-             for i in range(clients)]
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), 60)
+               batches_per_s: int, sources: int, server_pid: int) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    process = ctx.Process(target=_clients_process,
+                          args=(url, token, clients, ready, stop, results))
+    process.start()
+    if not await asyncio.to_thread(ready.wait, 90):
+        raise RuntimeError("the clients did not all get a first snapshot")
 
     posted_at: dict[int, float] = {}
     accept_s: list[float] = []
-    accepted = 0
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(timeout=30) as poster:
         login = [{"type": "agent_logged_in", "at": dt.datetime.now(dt.UTC).isoformat(),
@@ -183,6 +223,7 @@ async def _run(url: str, token: str, rate: int, seconds: float, clients: int,
         r = await poster.post(f"{url}/api/events", json={"tenant": TENANT, "events": login},
                               headers=headers)
         r.raise_for_status()
+        server_cpu = _cpu_s(server_pid)
         started = time.time()
         totals = await asyncio.gather(*(
             _source(poster, url, headers, n, rate / sources, batches_per_s / sources,
@@ -191,20 +232,19 @@ async def _run(url: str, token: str, rate: int, seconds: float, clients: int,
         accepted = sum(count for count, _ in totals)
         batch = totals[0][1]
         elapsed = time.time() - started
+        server_cpu = _cpu_s(server_pid) - server_cpu
     await asyncio.sleep(2)
     stop.set()
-    for task in tasks:
-        task.cancel()
-    messages = 0
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
-            messages += await task
+    seen, messages, clients_cpu = await asyncio.to_thread(results.get, True, 60)
+    await asyncio.to_thread(process.join, 30)
     latencies = sorted(arrived - posted_at[marker] for client in seen
                        for marker, arrived in client.items() if marker in posted_at)
     missed = sum(1 for client in seen for m in posted_at if m not in client)
+    own = os.times()
     return {"accepted": accepted, "elapsed_s": elapsed, "batches": batch,
             "accept_s": accept_s, "latencies": latencies, "missed_markers": missed,
-            "messages": messages}
+            "messages": messages, "server_cpu_s": server_cpu, "clients_cpu_s": clients_cpu,
+            "sources_cpu_s": own.user + own.system}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -226,7 +266,7 @@ def main() -> None:
     db = work / "live.duckdb"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.append(str(ROOT / "src"))  # when callkpi is not installed
     from callkpi.store import Warehouse
 
     Warehouse(db).close()
@@ -241,8 +281,9 @@ def main() -> None:
                 if httpx.get(f"{url}/api/health").status_code == 200:
                     break
             time.sleep(0.1)
+        load_before = os.getloadavg()
         result = asyncio.run(_run(url, token, args.rate, args.seconds, args.clients,
-                                  args.batches_per_s, args.sources))
+                                  args.batches_per_s, args.sources, server.pid))
         peak = _peak_rss_mb(server.pid)
     finally:
         server.terminate()
@@ -253,22 +294,29 @@ def main() -> None:
     rate = result["accepted"] / result["elapsed_s"]
     p99 = _pct(lat, 0.99)
     met = rate >= 0.98 * args.rate and p99 < 1.0
+    secs = result["elapsed_s"]
     lines = [
-        f"{args.clients} clients on /api/live/stream; {args.rate:,} events/s asked from "
-        f"{args.sources} sources, {args.batches_per_s} batches/s in all, for {args.seconds:g} s",
+        f"{args.clients} clients on /api/live/stream (in a process of their own); "
+        f"{args.rate:,} events/s asked from {args.sources} sources, {args.batches_per_s} "
+        f"batches/s in all, for {args.seconds:g} s",
         "",
         "| events/s accepted | batch accepted p50 / p99 | latency p50 | p95 | p99 | max "
-        "| markers missed | server peak RSS | target | date |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| markers missed | server peak RSS | CPU s per s: server / clients / sources "
+        "| load average before | target | date |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
         f"| {rate:,.0f} | {statistics.median(result['accept_s']):.3f} / "
         f"{_pct(sorted(result['accept_s']), 0.99):.3f} s | {_pct(lat, 0.5):.3f} s "
         f"| {_pct(lat, 0.95):.3f} s | {p99:.3f} s | {max(lat, default=float('nan')):.3f} s "
         f"| {result['missed_markers']} of {result['batches'] * args.clients} "
-        f"| {peak:,.0f} MB | {'met' if met else 'MISSED'} | {dt.date.today()} |",
+        f"| {peak:,.0f} MB | {result['server_cpu_s'] / secs:.2f} / "
+        f"{result['clients_cpu_s'] / secs:.2f} / {result['sources_cpu_s'] / secs:.2f} "
+        f"| {load_before[0]:.2f} | {'met' if met else 'MISSED'} | {dt.date.today()} |",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load average after: "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; {result['messages']:,} "
+        "snapshots received in all. CPU of the clients and sources: over their whole "
+        "process, setup included.",
     ]
     text = "\n".join(lines) + "\n"
     print(text, end="")
