@@ -175,6 +175,11 @@ def _data_sql(layout: Layout, ended: bool = False) -> str:
 # -- SQL building blocks ------------------------------------------------------------------
 
 
+def _event_key(time_sql: str, data_sql: str) -> str:
+    """The journal's key: a hash of the line's content (its time in UTC)."""
+    return f"hash({time_sql}, callid, queue, agent, event, {data_sql})"
+
+
 def _in(names: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{n}'" for n in names) + ")"
 
@@ -332,6 +337,8 @@ class _Batch:
     options: IngestOptions
     batch_id: int
     report: IngestReport = field(init=False)
+    accepted: int = field(init=False, default=0)
+    """Lines that passed validation (duplicates included)."""
 
     def __post_init__(self) -> None:
         self.report = IngestReport(SOURCE, str(self.path))
@@ -378,8 +385,13 @@ class _Batch:
         finally:
             con.unregister("ql_lines")
             con.execute("DROP TABLE IF EXISTS ql_split")
-        self._naive_times_to_utc()
-        parsed = fetch_scalar(con, "SELECT count(*) FROM ql_rows")
+        parsed, self.accepted, lo, hi = fetch_one(
+            con,
+            'SELECT count(*), count(*) FILTER (WHERE problem IS NULL), min("time") FILTER '
+            '(WHERE naive), max("time") FILTER (WHERE naive) FROM ql_rows',
+        ) or (0, 0, None, None)
+        if lo is not None:
+            self._naive_times_to_utc(lo, hi)
         self.report.lines_read += chunk.num_lines
         self.report.skipped += chunk.num_lines - parsed  # blank lines and the header
 
@@ -409,6 +421,13 @@ class _Batch:
         def trim(expr: str) -> str:
             return f"trim({expr})" if self.layout.trim else expr
 
+        data = "data"
+        if self.options.mask_callers:  # the journal keeps masked callers only
+            caller = mask_sql("data[2]", mask_key(self.con))
+            data = (
+                f"CASE WHEN event = 'ENTERQUEUE' "
+                f"THEN list_concat(data[:1], [{caller}], data[3:]) ELSE data END"
+            )
         epoch = "TRY_CAST(time_text AS BIGINT)"
         with_offset = f"regexp_matches(time_text, '{_OFFSET_RE}')"
         return f"""
@@ -435,21 +454,20 @@ class _Batch:
         checked AS (SELECT *, {problem} AS problem FROM looked)
         SELECT line_no, CASE WHEN problem IS NOT NULL THEN raw{"[:-2]" if ended else ""} END AS raw,
                time_utc AS "time", naive AND time_utc IS NOT NULL AS naive,
-               callid, queue, agent, event, data, f_role AS role, problem
+               callid, queue, agent, event, {data} AS data, f_role AS role, problem,
+               {_event_key('time_utc', data)} AS event_key, false AS dup
         FROM checked"""
 
-    def _naive_times_to_utc(self) -> None:
-        """Table exports carry wall-clock times: shift them from ``--tz`` to UTC."""
-        con = self.con
-        lo, hi = fetch_one(con, 'SELECT min("time"), max("time") FROM ql_rows WHERE naive') or (
-            None,
-            None,
-        )
-        if lo is None:
-            return
+    def _naive_times_to_utc(self, lo: Any, hi: Any) -> None:
+        """Table exports carry wall-clock times: shift them from ``--tz`` to UTC (they are
+        between ``lo`` and ``hi``), and hash the lines again with their UTC time."""
         offsets = timezones.offsets_from_local(self.options.zone, lo, hi)
         case = timezones.sql_offset_case('"time"', offsets)
-        con.execute(f'UPDATE ql_rows SET "time" = "time" - to_seconds({case}) WHERE naive')
+        utc = f'"time" - to_seconds({case})'
+        self.con.execute(
+            f'UPDATE ql_rows SET "time" = {utc}, event_key = {_event_key(utc, "data")} '
+            "WHERE naive"
+        )
         if self.options.tz is None:
             self.report.notes.append("naive date-times were read as UTC (pass --tz ZONE)")
 
@@ -479,36 +497,30 @@ class _Batch:
         )
 
     def journal(self) -> None:
-        """Append the accepted, new events to ``queue_log_events``."""
+        """Append the accepted, new events to ``queue_log_events``; ``ql_new`` (a view)
+        is them."""
         con = self.con
-        data = "data"
-        if self.options.mask_callers:
-            caller = mask_sql("data[2]", mask_key(con))
-            data = (
-                f"CASE WHEN event = 'ENTERQUEUE' "
-                f"THEN list_concat(data[:1], [{caller}], data[3:]) ELSE data END"
-            )
+        # The same line twice in the batch (keep the first), or already in the journal.
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ql_new AS
-            SELECT line_no, "time", callid, queue, agent, event, {data} AS data, role,
-                   hash("time", callid, queue, agent, event, {data}) AS event_key
-            FROM ql_rows WHERE problem IS NULL"""
+            """CREATE OR REPLACE TEMP TABLE ql_dups AS
+            SELECT r.line_no FROM ql_rows r JOIN (
+                SELECT event_key, min(line_no) AS first_line FROM ql_rows
+                WHERE problem IS NULL GROUP BY event_key HAVING count(*) > 1) d
+              ON r.event_key = d.event_key AND r.line_no > d.first_line
+            WHERE r.problem IS NULL
+            UNION
+            SELECT line_no FROM ql_rows WHERE problem IS NULL AND event_key IN (
+              SELECT e.event_key FROM queue_log_events e
+              WHERE e."time" BETWEEN (SELECT min("time") FROM ql_rows WHERE problem IS NULL)
+                                 AND (SELECT max("time") FROM ql_rows WHERE problem IS NULL))"""
         )
-        accepted = fetch_scalar(con, "SELECT count(*) FROM ql_new")
-        # The same line twice in one batch: keep the first. (Rare, so no window over all.)
+        duplicates = fetch_scalar(con, "SELECT count(*) FROM ql_dups")
+        if duplicates:
+            con.execute("UPDATE ql_rows SET dup = true WHERE line_no IN (SELECT * FROM ql_dups)")
         con.execute(
-            """DELETE FROM ql_new USING (
-                 SELECT event_key, min(line_no) AS first_line FROM ql_new
-                 GROUP BY event_key HAVING count(*) > 1) d
-               WHERE ql_new.event_key = d.event_key AND ql_new.line_no > d.first_line"""
+            "CREATE OR REPLACE TEMP VIEW ql_new AS "
+            "SELECT * FROM ql_rows WHERE problem IS NULL AND NOT dup"
         )
-        con.execute(
-            """DELETE FROM ql_new WHERE event_key IN (
-                 SELECT e.event_key FROM queue_log_events e
-                 WHERE e."time" BETWEEN (SELECT min("time") FROM ql_new)
-                                    AND (SELECT max("time") FROM ql_new))"""
-        )
-        new = fetch_scalar(con, "SELECT count(*) FROM ql_new")
         # seq only has to grow in load order: the batch's line numbers on top of the last.
         base = fetch_scalar(con, "SELECT coalesce(max(seq), 0) FROM queue_log_events")
         con.execute(
@@ -518,7 +530,7 @@ class _Batch:
             FROM ql_new""",
             [base, self.options.tenant, str(self.path), self.batch_id],
         )
-        self.report.add(LoadCounts(loaded=new, duplicates=accepted - new))
+        self.report.add(LoadCounts(loaded=self.accepted - duplicates, duplicates=duplicates))
         con.execute(
             """CREATE OR REPLACE TEMP TABLE ql_touched_calls AS
             SELECT DISTINCT callid FROM ql_new WHERE role NOT IN ('session', 'system')"""
@@ -529,7 +541,8 @@ class _Batch:
         )
 
     def cleanup(self) -> None:
-        for name in ("ql_split", "ql_rows", "ql_new", "ql_touched_calls", "ql_touched_agents"):
+        self.con.execute("DROP VIEW IF EXISTS ql_new")
+        for name in ("ql_split", "ql_rows", "ql_dups", "ql_touched_calls", "ql_touched_agents"):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
