@@ -244,3 +244,48 @@ def test_the_cache_is_bounded_copies_and_keeps_no_failure() -> None:
         cache.get("d", fail)
     assert "d" not in cache
     assert cache.get("d", compute("d")) == {"rows": ["d"]}
+
+
+def test_the_warm_up_computes_answers_before_they_are_asked_for(
+    wh: Warehouse, tmp_path: Path, token_headers: Callable[..., dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLKPI_WARM_UP", "1")
+    store = AuthStore(tmp_path / "auth.sqlite")
+    app = create_app(wh, auth=store, spool_dir=tmp_path / "spool")
+    warmer = app.state.warmer
+    answers: AnswerCache = app.state.page_answers
+    with TestClient(app) as c:
+        admin = token_headers(store, "root", "admin")
+        _post(c, admin, "acme", [("a1", "q1"), ("a2", "q1"), ("a3", "q2")])
+        assert warmer.wait(120)  # the new data's default month, computed ahead
+        assert c.get("/api/warm-up", headers=admin).json()["ready"] is True
+        misses = answers.misses
+        tiles = c.get("/api/overview", headers=admin).json()  # the default month: 2026-11
+        assert tiles["period"] == PERIOD and _tile(tiles, "offered")["value"] == 3
+        card = c.get("/api/scorecard", headers=admin, params={"period": PERIOD})
+        assert card.status_code == 200
+        assert answers.misses == misses  # both were kept before they were asked for
+        table = f"/api/table?period={PERIOD}&kpis=offered&by=queue"
+        assert [r["offered"] for r in c.get(table, headers=admin).json()["rows"]] == [2, 1]
+        assert answers.misses == misses + 1  # not a page's starting answer: computed now
+        # New data: the recent request is computed again ahead of time, with the new data.
+        _post(c, admin, "acme", [("a4", "q2"), ("a5", "q3")])
+        assert warmer.wait(120)
+        misses = answers.misses
+        rows = c.get(table, headers=admin).json()["rows"]
+        assert {r["queue"]: r["offered"] for r in rows} == {"q1": 2, "q2": 2, "q3": 1}
+        assert answers.misses == misses
+    assert warmer._thread is not None and not warmer._thread.is_alive()  # stops with the app
+
+
+def test_no_warm_up_unless_asked(wh: Warehouse, tmp_path: Path,
+                                 token_headers: Callable[..., dict[str, str]],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CALLKPI_WARM_UP", raising=False)
+    store = AuthStore(tmp_path / "auth.sqlite")
+    app = create_app(wh, auth=store, spool_dir=tmp_path / "spool")
+    assert not hasattr(app.state, "warmer")
+    with TestClient(app) as c:
+        got = c.get("/api/warm-up", headers=token_headers(store, "root", "admin")).json()
+        assert got == {"enabled": False, "ready": False, "runs": 0}

@@ -27,7 +27,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,9 +84,13 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
     answers = AnswerCache()
     app.state.ops_answers = answers
 
-    def kept(what: str, user: User, params: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        key = (what, data_version(reader, reader_lock), scope_key(user.scope.limits), params)
-        return answers.get(key, compute)
+    def kept(what: str, limits: Mapping[str, Sequence[str]], params: tuple[Any, ...],
+             compute: Callable[[], Any]) -> Any:
+        """``compute()``'s answer, kept per data version, caller's scope and parameters."""
+        request = (what, scope_key(limits), params)
+        answer = answers.get((data_version(reader, reader_lock), *request), compute)
+        answers.remember(request, lambda: kept(what, limits, params, compute))
+        return answer
 
     def unscoped(user: User, what: str, roles: tuple[str, ...] | None = None) -> None:
         if roles is not None and user.role not in roles:
@@ -190,9 +194,9 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
         def compute() -> list[dict[str, Any]]:
             return _forecast(tz, horizon_days, grain, history_days, first, queues, level)
 
-        return list(kept("forecast", who.user, (tz, horizon_days, grain, history_days, first,
-                                                 None if queues is None else tuple(queues),
-                                                 level), compute))
+        params = (tz, horizon_days, grain, history_days, first,
+                  None if queues is None else tuple(queues), level)
+        return list(kept("forecast", who.user.scope.limits, params, compute))
 
     def _forecast(tz: str, horizon_days: int, grain: str, history_days: int,
                   first: dt.date | None, queues: list[str] | None,
@@ -284,7 +288,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
                                 "notes": result.notes, "models": result.models,
                                 "unassigned_hours": result.unassigned_hours}))
 
-        return dict(kept("plan", who.user, (repr(options),), compute))
+        return dict(kept("plan", who.user.scope.limits, (repr(options),), compute))
 
     # -- targets --------------------------------------------------------------------------
 
@@ -491,44 +495,53 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
         """One combined analysis (``callkpi insights NAME``: aht-transfers, patience,
         availability, wrap-codes, best-time, locations, cac-ltv) for the whole center
         (unscoped callers only); ``period`` defaults to the latest full month."""
+        if name not in ANALYSES:
+            raise HTTPException(404, f"unknown analysis {name!r}; expected one of "
+                                     f"{', '.join(ANALYSES)}")
+        unscoped(who.user, "a combined analysis")
+        return dict(kept("insight", who.user.scope.limits, (name, period, tz),
+                         lambda: _insight(name, period, tz)))
+
+    def _insight(name: str, period: str | None, tz: str) -> dict[str, Any]:
         from callkpi import timezones
         from callkpi.goals.periods import PeriodError, parse_period
-        from callkpi.insights import (
-            InsightError,
-            aht_transfers,
-            availability,
-            best_time,
-            cac_ltv,
-            latest_full_month,
-            locations,
-            patience,
-            wrap_codes,
-        )
+        from callkpi.insights import InsightError, latest_full_month
 
-        analyses: dict[str, Callable[..., Any]] = {
-            "aht-transfers": aht_transfers, "patience": patience, "availability": availability,
-            "wrap-codes": wrap_codes, "best-time": best_time, "locations": locations,
-            "cac-ltv": cac_ltv}
-        if name not in analyses:
-            raise HTTPException(404, f"unknown analysis {name!r}; expected one of "
-                                     f"{', '.join(analyses)}")
-        unscoped(who.user, "a combined analysis")
+        try:
+            timezones.zone(tz)
+            with reader_lock:
+                chosen = parse_period(period) if period else latest_full_month(reader, tz)
+                result = _analysis(name)(reader, chosen, tz)
+        except (PeriodError, InsightError, timezones.TimeZoneError, ValueError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        return dict(_clean({
+            "analysis": result.analysis, "title": result.title,
+            "period": result.period.label(), "tz": result.tz,
+            "columns": list(result.columns), "units": dict(result.units),
+            "rows": result.rows, "center": result.center, "reading": result.reading}))
 
-        def compute() -> dict[str, Any]:
-            try:
-                timezones.zone(tz)
-                with reader_lock:
-                    chosen = parse_period(period) if period else latest_full_month(reader, tz)
-                    result = analyses[name](reader, chosen, tz)
-            except (PeriodError, InsightError, timezones.TimeZoneError, ValueError) as exc:
-                raise HTTPException(400, str(exc)) from None
-            return dict(_clean({
-                "analysis": result.analysis, "title": result.title,
-                "period": result.period.label(), "tz": result.tz,
-                "columns": list(result.columns), "units": dict(result.units),
-                "rows": result.rows, "center": result.center, "reading": result.reading}))
+    def seeds(period: str, tz: str) -> list[Callable[[], Any]]:
+        """The analyses the Agents and Sales pages ask for (an unscoped caller's), for
+        :class:`callkpi.server.web.warmup.Warmer`."""
+        def one(name: str) -> Callable[[], Any]:
+            return lambda: kept("insight", {}, (name, period, tz),
+                                lambda: _insight(name, period, tz))
 
-        return dict(kept("insight", who.user, (name, period, tz), compute))
+        return [one(name) for name in PAGE_ANALYSES]
+
+    app.state.ops_seeds = seeds
+
+
+ANALYSES = ("aht-transfers", "patience", "availability", "wrap-codes", "best-time",
+            "locations", "cac-ltv")
+PAGE_ANALYSES = ("aht-transfers", "availability", "best-time", "cac-ltv")
+"""The analyses the dashboard's pages show (Agents, Sales)."""
+
+
+def _analysis(name: str) -> Callable[..., Any]:
+    from callkpi import insights
+
+    return getattr(insights, name.replace("-", "_"))
 
 
 __all__ = ["add_ops_routes", "mask_digits"]

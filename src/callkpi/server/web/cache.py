@@ -26,6 +26,8 @@ T = TypeVar("T")
 
 MAX_ANSWERS = 256
 """Answers kept per cache (a page's answer is at most a few hundred kilobytes)."""
+MAX_RECIPES = 32
+"""Recent requests remembered per cache, to compute again ahead of time on new data."""
 
 _VERSION_SQL = (
     "SELECT (SELECT coalesce(max(batch_id), 0) FROM ingest_batches), "
@@ -59,9 +61,11 @@ class AnswerCache:
     computed waits for it instead of computing it again. Answers are copied on the way
     in and out, so nobody changes a kept answer."""
 
-    def __init__(self, size: int = MAX_ANSWERS) -> None:
+    def __init__(self, size: int = MAX_ANSWERS, recipes: int = MAX_RECIPES) -> None:
         self.size = size
         self._answers: OrderedDict[Hashable, Any] = OrderedDict()
+        self._recipes: OrderedDict[Hashable, Callable[[], Any]] = OrderedDict()
+        self._recipes_size = recipes
         self._lock = threading.Lock()
         self._running: dict[Hashable, threading.Lock] = {}
         self.hits = 0
@@ -77,6 +81,21 @@ class AnswerCache:
     def clear(self) -> None:
         with self._lock:
             self._answers.clear()
+
+    def remember(self, request: Hashable, recipe: Callable[[], Any]) -> None:
+        """Remember how to answer ``request`` (a key without the data version) again: a
+        :class:`callkpi.server.web.warmup.Warmer` computes the most recent ones ahead of
+        time when the data changes."""
+        with self._lock:
+            self._recipes[request] = recipe
+            self._recipes.move_to_end(request)
+            while len(self._recipes) > self._recipes_size:
+                self._recipes.popitem(last=False)
+
+    def recipes(self) -> list[Callable[[], Any]]:
+        """The remembered requests' recipes, the most recent first."""
+        with self._lock:
+            return list(reversed(self._recipes.values()))
 
     def _lookup(self, key: Hashable) -> tuple[bool, Any]:
         with self._lock:
@@ -111,4 +130,4 @@ class AnswerCache:
         return value
 
 
-__all__ = ["MAX_ANSWERS", "AnswerCache", "data_version", "scope_key"]
+__all__ = ["MAX_ANSWERS", "MAX_RECIPES", "AnswerCache", "data_version", "scope_key"]

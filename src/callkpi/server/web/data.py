@@ -82,8 +82,10 @@ class Engine:
     def kept(self, what: str, scope: Scope, params: tuple[Any, ...],
              compute: Callable[[], Any]) -> Any:
         """``compute()``'s answer, kept per data version, caller's scope and parameters."""
-        key = (what, self.version(), scope_key(scope.limits), self.tz, params)
-        return self.cache.get(key, compute)
+        request = (what, scope_key(scope.limits), self.tz, params)
+        answer = self.cache.get((self.version(), *request), compute)
+        self.cache.remember(request, lambda: self.kept(what, scope, params, compute))
+        return answer
 
     def run(self, query: KpiQuery, scope: Scope) -> list[dict[str, Any]]:
         """Rows of ``query`` limited to ``scope`` (the server's scope check)."""

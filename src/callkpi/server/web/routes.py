@@ -19,7 +19,8 @@ FastAPI reads these annotations.)
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -34,9 +35,9 @@ from callkpi.goals.periods import Period
 from callkpi.kpi import Catalog
 from callkpi.kpi.semantic import SemanticModel
 from callkpi.live import LiveHub
-from callkpi.server.auth import AuthFailed, AuthStore, User
+from callkpi.server.auth import AuthFailed, AuthStore, Scope, User
 from callkpi.server.live_routes import live_scope
-from callkpi.server.web import data
+from callkpi.server.web import data, warmup
 from callkpi.server.web.i18n import LANGUAGES, LOCALES, choose, messages
 
 HERE = Path(__file__).parent
@@ -103,6 +104,8 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
     CallerDep = Annotated[Any, Depends(caller)]
     engine = data.Engine(hub.reader, hub.reader_lock, catalog, semantic, hub.tz)
     app.state.page_answers = engine.cache  # the pages' answers, kept per data version
+    if warmup.enabled():
+        _warm_up(app, engine)
     templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                             autoescape=select_autoescape(default=True))
     app.mount("/static", _Static(directory=HERE / "static"), name="static")
@@ -240,6 +243,15 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
             return _download(data.kpi_table_table(result), format)
         return JSONResponse(_json(result))
 
+    @app.get("/api/warm-up", tags=["dashboard"])
+    def warm_up(_: CallerDep) -> dict[str, Any]:
+        """Whether the server computes answers ahead of time (``CALLKPI_WARM_UP=1``) and
+        whether those of the current data are ready."""
+        warmer = getattr(app.state, "warmer", None)
+        if warmer is None:
+            return {"enabled": False, "ready": False, "runs": 0}
+        return {"enabled": True, "ready": warmer.wait(0), "runs": warmer.runs}
+
     @app.get("/api/wallboard", tags=["dashboard"], response_class=Response)
     def wallboard(who: CallerDep, format: FormatQuery = "json") -> Response:
         """The live floor in your scope as one row per queue (the wallboard's table)."""
@@ -249,6 +261,43 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
             return _download(table, format)
         return JSONResponse(_json({"at": snap.get("at"), "columns": list(table.columns),
                                    "rows": list(table.rows)}))
+
+
+def _warm_up(app: FastAPI, engine: data.Engine) -> None:
+    """Run a :class:`callkpi.server.web.warmup.Warmer` while the server runs: the default
+    month's filter choices, overview, scorecard and page analyses of an unscoped caller at
+    start and after new data, and the recent requests again after new data."""
+    everyone = Scope()
+
+    def seeds() -> list[Callable[[], Any]]:
+        period = data.default_period(engine, everyone)
+        jobs: list[Callable[[], Any]] = [
+            lambda: data.filter_options(engine, everyone),
+            lambda: data.overview(engine, everyone, period, {}),
+            lambda: data.scorecard(engine, everyone, period, {}, None)]
+        ops_seeds = getattr(app.state, "ops_seeds", None)
+        if ops_seeds is not None:
+            jobs += ops_seeds(period.label(), engine.tz)
+        return jobs
+
+    def recipes() -> list[Callable[[], Any]]:
+        ops = getattr(app.state, "ops_answers", None)
+        return [*engine.cache.recipes(), *(ops.recipes() if ops is not None else [])]
+
+    warmer = warmup.Warmer(engine.version, seeds, recipes)
+    app.state.warmer = warmer
+    running = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        async with running(application) as state:
+            warmer.start()
+            try:
+                yield state
+            finally:
+                warmer.stop()
+
+    app.router.lifespan_context = lifespan
 
 
 __all__ = ["CSP", "PAGES", "add_web_routes"]

@@ -1,0 +1,110 @@
+"""Answers computed ahead of time: after the server starts and after new data arrives.
+
+A :class:`Warmer` thread watches the data version (:func:`callkpi.server.web.cache.data_version`,
+read every few seconds: one small query). When it differs from the version last warmed
+(at start, after an ingest batch or a change of targets) it computes, one at a time, the
+pages' starting answers (``seeds``: the filter choices, overview, scorecard and analyses
+of the default month for an unscoped caller) and the most recent requests the caches
+remember (each for the same caller scope and parameters as asked), so that the next
+visitor finds them kept. It takes the reader's lock like any request, for one answer at a
+time, so requests keep being served in between; a request for an answer being computed
+waits for it instead of computing it twice. It starts over when the version changes
+while it works, and stops with the server.
+
+Off unless ``CALLKPI_WARM_UP=1`` is set in the server's environment: it spends CPU on
+answers nobody may ask for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+log = logging.getLogger("callkpi.server")
+
+WARM_UP_ENV = "CALLKPI_WARM_UP"
+EVERY_S = 2.0
+
+
+def enabled() -> bool:
+    """Whether the server's environment asks for warming (``CALLKPI_WARM_UP=1``)."""
+    return os.environ.get(WARM_UP_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class Warmer:
+    """Computes ``seeds()`` and then ``recipes()`` whenever ``version()`` changes."""
+
+    def __init__(self, version: Callable[[], Hashable],
+                 seeds: Callable[[], Sequence[Callable[[], Any]]],
+                 recipes: Callable[[], Sequence[Callable[[], Any]]],
+                 *, every_s: float = EVERY_S) -> None:
+        self.version = version
+        self.seeds = seeds
+        self.recipes = recipes
+        self.every_s = every_s
+        self.warmed: Hashable | None = None
+        """The data version whose answers were all computed (None: none yet)."""
+        self.runs = 0
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="callkpi-warm-up",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until the current data version is warmed; whether it is."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._current() == self.warmed, timeout)
+
+    def _current(self) -> Hashable | None:
+        try:
+            return self.version()
+        except Exception:  # a closed warehouse: nothing to warm
+            return None
+
+    def _loop(self) -> None:
+        wait = 0.0
+        while not self._stop.wait(wait):
+            wait = self.every_s
+            version = self._current()
+            if version is None or version == self.warmed:
+                continue
+            if self._warm(version):
+                with self._changed:
+                    self.warmed = version
+                    self.runs += 1
+                    self._changed.notify_all()
+            else:
+                wait = 0.0  # the data changed meanwhile: start over at once
+
+    def _warm(self, version: Hashable) -> bool:
+        try:
+            jobs = [*self.seeds(), *self.recipes()]
+        except Exception:  # seeds that cannot be made: the recipes alone
+            log.debug("warm-up: no seeds", exc_info=True)
+            jobs = list(self.recipes())
+        for job in jobs:
+            if self._stop.is_set():
+                return False
+            try:
+                job()
+            except Exception:  # it fails for its caller too
+                log.debug("warm-up: an answer failed", exc_info=True)
+            if self._current() != version:
+                return False
+        return True
+
+
+__all__ = ["EVERY_S", "WARM_UP_ENV", "Warmer", "enabled"]
