@@ -465,12 +465,12 @@ class LiveHub:
                         self.wh, [(e.events, e.tenant) for e in group], tz=self.tz)
             except Exception as exc:  # the load failed: every batch of it learns why
                 results = [exc] * len(group)
+            self.changed()  # once per load, before the posters wake up
             with self._posting:
                 for member, result in zip(group, results, strict=True):
                     member.result, member.done = result, True
                 self._leading = False
                 self._posting.notify_all()
-        self.changed()
         if isinstance(entry.result, Exception):
             raise entry.result
         assert entry.result is not None
