@@ -18,7 +18,7 @@ from callkpi.store import Warehouse, arrow_rows, rollup
 
 LEVELS = tuple(level.table for level in ROLLUP_LEVELS)
 DAYS = tuple(level.table for level in ROLLUP_LEVELS if level.seconds == 86_400)
-QUARTER_HOURS = tuple(level.table for level in ROLLUP_LEVELS if level.seconds == 900)
+QUARTER_HOURS = tuple(level.table for level in ROLLUP_LEVELS if level.seconds < 86_400)
 # Each level alone, and each day level with a quarter-hour one for the days it cannot serve.
 ALLOWED = (*((level,) for level in LEVELS), *((d, q) for d in DAYS for q in QUARTER_HOURS))
 
@@ -202,8 +202,12 @@ def test_a_query_uses_the_smallest_level_that_can_answer_it(wh: Warehouse) -> No
         (KpiQuery(kpis, by=("queue",), grain="30min", **days), "calls_rollup_queue"),
         (KpiQuery(kpis, by=("hour_of_day", "weekday"), **days), "calls_rollup_queue"),
         (KpiQuery(kpis, by=("queue",), grain="day", **berlin), "calls_rollup_queue"),
-        (KpiQuery(kpis, by=("agent",), grain="hour", **days), "calls_rollup"),
-        (KpiQuery(kpis, by=("agent", "wrap_code"), **days), "calls_rollup"),
+        (KpiQuery(kpis, by=("agent",), grain="hour", **days), "calls_rollup_agent_hour"),
+        (KpiQuery(kpis, by=("agent",), grain="day", **berlin), "calls_rollup_agent_hour"),
+        (KpiQuery(kpis, by=("agent", "wrap_code"), **days), "calls_rollup_agent_wrap_day"),
+        (KpiQuery(kpis, by=("agent",), grain="15min", **days), "calls_rollup"),
+        (KpiQuery(("fcr", "repeat_contact_rate"), by=("agent",), **days), "calls_rollup_agent_day"),
+        (KpiQuery(("fcr",), by=("queue",), grain="30min", **days), "calls_rollup_queue"),
         (
             KpiQuery(kpis, by=("queue",), start=dt.datetime(2026, 10, 24, 6, 15)),
             "calls_rollup_queue",
@@ -213,10 +217,17 @@ def test_a_query_uses_the_smallest_level_that_can_answer_it(wh: Warehouse) -> No
     berlin_month["end"] = dt.datetime(2026, 11, 1)
     mixed = [
         # the whole UTC days of a month in Berlin, and the hours at its ends
-        (KpiQuery(kpis, by=("agent",), **berlin_month), {"calls_rollup_agent_day", "calls_rollup"}),
+        (
+            KpiQuery(kpis, by=("agent",), **berlin_month),
+            {"calls_rollup_agent_day", "calls_rollup_agent_hour"},
+        ),
         (
             KpiQuery(kpis, by=("team",), grain="week", **berlin_month),
-            {"calls_rollup_agent_day", "calls_rollup"},
+            {"calls_rollup_agent_day", "calls_rollup_agent_hour"},
+        ),
+        (
+            KpiQuery(kpis, by=("agent", "wrap_code"), **berlin_month),
+            {"calls_rollup_agent_wrap_day", "calls_rollup"},
         ),
         (
             KpiQuery(kpis, by=("queue",), grain="month", **berlin_month),
@@ -260,7 +271,7 @@ def test_rollup_is_skipped_when_it_cannot_answer(wh: Warehouse) -> None:
     cannot = [
         KpiQuery(kpis=("service_level",), params={"answer_threshold_s": 30}),
         KpiQuery(kpis=("p90_wait",)),
-        KpiQuery(kpis=("fcr",)),
+        KpiQuery(kpis=("fcr",), params={"repeat_window_days": 3}),
         KpiQuery(kpis=("offered",), by=("did",)),
         KpiQuery(kpis=("offered",), start=dt.datetime(2026, 10, 24, 0, 7)),
     ]
@@ -391,9 +402,11 @@ def test_a_version_1_file_is_read_as_it_is_and_migrated_when_opened_for_writing(
         with wh.transaction():
             wh.load("calls", arrow_rows("calls", _rows(spec)))
             _load_agents(wh)
-        # what version 1 wrote: the 15-minute roll-up only
+        # what version 1 wrote: the 15-minute roll-up only, without repeat contacts
         for level in LEVELS[:-1]:
             wh.con.execute(f"DROP TABLE {level}")
+        wh.con.execute("ALTER TABLE calls_rollup DROP COLUMN repeat_contact")
+        wh.con.execute("ALTER TABLE calls DROP COLUMN next_contact_at")
         wh.sql("UPDATE callkpi_meta SET value = '1' WHERE key = 'schema_version'")
     query = KpiQuery(("service_level", "transfer_rate", "aht"), by=("agent",), grain="day")
     with Warehouse(path, read_only=True) as old:
@@ -401,7 +414,7 @@ def test_a_version_1_file_is_read_as_it_is_and_migrated_when_opened_for_writing(
         raw = run_query(old, query, use_rollup=False).rows
         assert run_query(old, query).rows == raw
     with Warehouse(path) as wh:
-        assert wh.schema_version == 2
+        assert wh.schema_version == 3
         assert _levels_used(wh, query) == {"calls_rollup_agent_day"}
         assert run_query(wh, query).rows == raw
         migrated = {level: wh.sql(f"SELECT * FROM {level} ORDER BY ALL") for level in LEVELS}

@@ -52,6 +52,7 @@ from callkpi.model import (
     ROLLUP_ANSWER_THRESHOLD_S,
     ROLLUP_COUNTS,
     ROLLUP_LEVELS,
+    ROLLUP_REPEAT_WINDOW_DAYS,
     ROLLUP_SHORT_ABANDON_S,
     TABLES,
     RollupLevel,
@@ -118,6 +119,11 @@ _ROLLUP_FLAGS = {
     ("wait_s", "<", "short_abandon_s"): ("wait_lt_short", True, ROLLUP_SHORT_ABANDON_S),
     ("wait_s", ">=", "short_abandon_s"): ("wait_lt_short", False, ROLLUP_SHORT_ABANDON_S),
     ("wait_s", "<=", "answer_threshold_s"): ("wait_le_threshold", True, ROLLUP_ANSWER_THRESHOLD_S),
+    ("next_contact_days", "<=", "repeat_window_days"): (
+        "repeat_contact",
+        True,
+        ROLLUP_REPEAT_WINDOW_DAYS,
+    ),
 }
 _ROLLUP_COUNT_OF = {
     # (column, op, value or parameter): the coarser levels' count column, and the
@@ -129,7 +135,11 @@ _ROLLUP_COUNT_OF = {
     ("escalated", "=", "True"): ("n_escalated", None),
     ("resolved", "=", "True"): ("n_resolved", None),
     ("resolved", "is not null", ""): ("n_resolution_known", None),
+    ("next_contact_days", "<=", "repeat_window_days"): ("n_repeat", ROLLUP_REPEAT_WINDOW_DAYS),
 }
+_REPEAT_KEY = ("next_contact_days", "<=", "repeat_window_days")
+# A call with a next contact has a known customer: that filter goes without saying.
+_IMPLIED_BY_REPEAT = ("customer_key", "is not null", "")
 _ROLLUP_SUMS = {
     "wait_s": "wait_s_sum",
     "talk_s": "talk_s_sum",
@@ -281,18 +291,25 @@ class Compiler:
             order = [ts, *(t[k] for k in TABLES[model.table].key if k != model.time)]
             number = ibis.row_number().over(group_by=[t[spec.key]], order_by=order) + 1
             return t.mutate(**{name: ibis.ifelse(t[spec.key].isnull(), ibis.null("int64"), number)})
+        if spec.stored is not None and spec.stored in t.columns:
+            # The store keeps the next row's time (null where the window's would be).
+            gap = t[spec.stored].delta(ts, unit="millisecond").cast("float64") / 86_400_000.0
+            return t.mutate(**{name: gap})
         eligible = self._where(t, [*spec.filters, Filter(column=spec.key, op="is not null")], {})
         t = t.mutate(_eligible=eligible)
         group = spec.distinct or "_row_id"
         if spec.distinct is None:
-            t = t.mutate(_row_id=ibis.row_number().over(order_by=[ts]))
+            key = [t[k] for k in TABLES[model.table].key if k != model.time]
+            t = t.mutate(_row_id=ibis.row_number().over(order_by=[ts, *key]))
         firsts = (
             t.filter(t["_eligible"])
             .group_by(_k=t[spec.key], _g=t[group])
             .aggregate(_first=ts.min())
         )
         firsts = firsts.mutate(
-            _next=firsts["_first"].lead().over(group_by=firsts["_k"], order_by=firsts["_first"])
+            _next=firsts["_first"]
+            .lead()
+            .over(group_by=firsts["_k"], order_by=[firsts["_first"], firsts["_g"]])
         )
         t = t.left_join(
             firsts, [t[spec.key] == firsts["_k"], t[group] == firsts["_g"], t["_eligible"]]
@@ -668,6 +685,10 @@ class Compiler:
             rewritten = _rewrite_for_level(plan, level, measures)
             if rewritten is None:
                 continue
+            if any(f.column == _REPEAT_KEY[0] for m in measures for f in m.filters) and not (
+                {"repeat_contact", "n_repeat"} & set(self.wh.table(level.table).columns)
+            ):
+                continue  # an older file, read as it is: no repeat counts
             if self._level_fits(plan, level):
                 return _ROLLUP_MODELS[level.table], rewritten, None
             mixed = self._whole_days_and_the_rest(plan, level, rewritten, levels[i + 1 :])
@@ -755,6 +776,7 @@ class Compiler:
                 "n_resolved": t.resolved,
                 "n_resolution_known": t.resolved.notnull(),
                 "n_customer_known": t.customer_known,
+                "n_repeat": t.repeat_contact,
                 "n_wait_lt_short": t.wait_lt_short,
                 "n_wait_le_threshold": t.wait_le_threshold,
             }
@@ -966,8 +988,16 @@ def _rewrite_for_level(
     for m in measures:
         filters: list[Filter] = []
         count_column = None
-        for f in m.filters:
-            flag_key = (f.column, f.op, f.param or ("" if f.value is None else str(f.value)))
+        keys = [
+            (f.column, f.op, f.param or ("" if f.value is None else str(f.value)))
+            for f in m.filters
+        ]
+        for f, flag_key in zip(m.filters, keys, strict=True):
+            if level.flags_as_counts and flag_key == _IMPLIED_BY_REPEAT and _REPEAT_KEY in keys:
+                # The repeat count is the one counted; a bucket with repeats has known
+                # customers, so this only keeps the groups the other measures keep.
+                filters.append(Filter(column="n_customer_known", op=">", value=0))
+                continue
             if level.flags_as_counts and flag_key in _ROLLUP_COUNT_OF:
                 column, default = _ROLLUP_COUNT_OF[flag_key]
                 if (

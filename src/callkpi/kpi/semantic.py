@@ -150,6 +150,11 @@ class WindowColumn(BaseModel):
       matching ``filters``; with ``distinct``, rows sharing that column with this one, such
       as the segments of one call, are not "next"); null when there is none.
     * ``row_number``: 1 for the key's first row ever, 2 for the next, ...
+
+    Rows of a key that begin at the same time are in order of ``distinct`` (then the
+    table's key). ``stored``: a column of the table that holds, for ``next_gap_days``, the
+    time of the next row, kept current by the store; used instead of the window when the
+    warehouse has it (an older file read as it is does not).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -158,6 +163,7 @@ class WindowColumn(BaseModel):
     key: str
     distinct: str | None = None
     filters: Filters = ()
+    stored: str | None = None
 
 
 class TableModel(BaseModel):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump when a table changes shape, and add a migration in :mod:`callkpi.store.migrations`."""
 
 
@@ -171,6 +171,15 @@ CALLS = Table(
         _c("wrap_code", "VARCHAR"),
         _c("resolved", "BOOLEAN"),
         *LINEAGE,
+        _c(
+            "next_contact_at",
+            "TIMESTAMP",
+            "UTC; kept by the store (a loaded value is replaced): for an inbound visit of a "
+            "known customer "
+            "(customer_id, else caller), when the customer's next inbound call began (calls "
+            "in order of their first inbound visit, then call_id; the other visits of the "
+            "same call are not a next call); null when there is none yet",
+        ),
     ),
     key=("source", "call_id", "segment"),
 )
@@ -572,12 +581,14 @@ ROLLUP_DIMENSIONS: tuple[str, ...] = (
 )
 ROLLUP_SHORT_ABANDON_S = 5.0
 ROLLUP_ANSWER_THRESHOLD_S = 20.0
+ROLLUP_REPEAT_WINDOW_DAYS = 7.0
 
 CALLS_ROLLUP = Table(
     "calls_rollup",
     "Additive 15-minute totals of calls (by UTC quarter hour and the common dimensions), "
     "kept current at ingest; KPI queries use it when they can and give the same numbers. "
-    "The wait flags hold the default thresholds (5 s short abandon, 20 s answer).",
+    "The flags hold the default thresholds (5 s short abandon, 20 s answer, 7 days to a "
+    "repeat contact).",
     (
         _c("bucket_utc", "TIMESTAMP", "the UTC quarter hour the calls entered in", nullable=False),
         *(_c(d, "VARCHAR") for d in ROLLUP_DIMENSIONS),
@@ -585,6 +596,12 @@ CALLS_ROLLUP = Table(
         _c("escalated", "BOOLEAN"),
         _c("resolved", "BOOLEAN"),
         _c("customer_known", "BOOLEAN", "customer_id or caller is known"),
+        _c(
+            "repeat_contact",
+            "BOOLEAN",
+            "the same customer called again within 7 days (next_contact_at)",
+            nullable=False,
+        ),
         _c("wait_lt_short", "BOOLEAN", "wait_s < 5"),
         _c("wait_le_threshold", "BOOLEAN", "wait_s <= 20"),
         _c("n", "BIGINT", "calls", nullable=False),
@@ -621,6 +638,7 @@ ROLLUP_COUNTS: dict[str, str] = {
     "n_resolved": "resolved",
     "n_resolution_known": "resolved IS NOT NULL",
     "n_customer_known": "customer_known",
+    "n_repeat": "repeat_contact",
     "n_wait_lt_short": "wait_lt_short",
     "n_wait_le_threshold": "wait_le_threshold",
 }
@@ -645,6 +663,13 @@ ROLLUP_LEVELS: tuple[RollupLevel, ...] = (
         True,
     ),
     RollupLevel("calls_rollup_queue", 900, _NO_AGENT_NOR_WRAP, True),
+    RollupLevel("calls_rollup_agent_wrap_day", 86_400, ROLLUP_DIMENSIONS, True),
+    RollupLevel(
+        "calls_rollup_agent_hour",
+        3_600,
+        tuple(d for d in ROLLUP_DIMENSIONS if d != "wrap_code"),
+        True,
+    ),
     RollupLevel("calls_rollup", 900, ROLLUP_DIMENSIONS, False),
 )
 """Every level of the calls roll-up, in the order a query tries them (fewest rows first:
@@ -678,6 +703,8 @@ def _coarse_rollup(level: RollupLevel, what: str) -> Table:
 CALLS_ROLLUP_DAY = _coarse_rollup(ROLLUP_LEVELS[0], "day")
 CALLS_ROLLUP_AGENT_DAY = _coarse_rollup(ROLLUP_LEVELS[1], "day")
 CALLS_ROLLUP_QUEUE = _coarse_rollup(ROLLUP_LEVELS[2], "quarter hour")
+CALLS_ROLLUP_AGENT_WRAP_DAY = _coarse_rollup(ROLLUP_LEVELS[3], "day")
+CALLS_ROLLUP_AGENT_HOUR = _coarse_rollup(ROLLUP_LEVELS[4], "hour")
 
 SCHEDULE_ADHERENCE = Table(
     "schedule_adherence",
@@ -729,6 +756,8 @@ TABLES: dict[str, Table] = {
         CALLS_ROLLUP_DAY,
         CALLS_ROLLUP_AGENT_DAY,
         CALLS_ROLLUP_QUEUE,
+        CALLS_ROLLUP_AGENT_WRAP_DAY,
+        CALLS_ROLLUP_AGENT_HOUR,
         SCHEDULE_ADHERENCE,
     )
 }

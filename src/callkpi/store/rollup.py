@@ -6,8 +6,15 @@ transaction, so the roll-up is never out of step. Only additive aggregates are s
 (counts, sums, max), so any coarser grain or cut is exact.
 
 The 15-minute level by every roll-up dimension (``calls_rollup``) is computed from the
-calls; the coarser levels (:data:`callkpi.model.ROLLUP_LEVELS`: by day, without the agent
-or the wrap code) are computed from it, for the days or quarter hours that changed.
+calls; the coarser levels (:data:`callkpi.model.ROLLUP_LEVELS`: by day or hour, without the
+agent or the wrap code) are computed from it, for the days, hours or quarter hours that
+changed.
+
+Before that, :func:`refresh` keeps ``calls.next_contact_at`` current (the time of the same
+customer's next inbound call, which the repeat-contact KPIs compare with): it recomputes
+the column for every customer with a call in the changed quarter hours, or whose stored
+next contact lies in one (a call deleted or moved), and the quarter hours of the calls
+whose value changed are refreshed in the roll-up too.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from callkpi.model import (
     ROLLUP_COUNTS,
     ROLLUP_DIMENSIONS,
     ROLLUP_LEVELS,
+    ROLLUP_REPEAT_WINDOW_DAYS,
     ROLLUP_SHORT_ABANDON_S,
     ROLLUP_SUMS,
     RollupLevel,
@@ -37,35 +45,145 @@ def buckets_of(ts_sql: str) -> str:
     return BUCKET_SQL.format(ts=ts_sql)
 
 
+CUSTOMER_KEY_SQL = "coalesce({t}customer_id, {t}caller)"
+"""A call's customer: its customer id, else the caller's number (as the semantic layer's
+``customer_key``)."""
+
+
+def _contact(t: str = "") -> str:
+    """Whether a calls row is a contact of a known customer (its alias ``t``)."""
+    return f"{t}direction = 'in' AND {CUSTOMER_KEY_SQL.format(t=t)} IS NOT NULL"
+
+
+def _next_contacts_sql(customers: str | None) -> str:
+    """Each contact's customer, call and next contact (the customer's next call in order of
+    first inbound visit, then call id), for the customers ``customers`` returns (all when
+    None)."""
+    key = CUSTOMER_KEY_SQL.format(t="")
+    only = "" if customers is None else f" AND {key} IN ({customers})"
+    return f"""
+        SELECT ck, call_id, lead(f) OVER (PARTITION BY ck ORDER BY f, call_id) AS nx
+        FROM (SELECT {key} AS ck, call_id, min(entered_at) AS f FROM calls
+              WHERE {_contact()}{only} GROUP BY ALL)"""
+
+
+def fill_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
+    """Compute ``calls.next_contact_at`` from scratch for every call (a migration)."""
+    con.execute("UPDATE calls SET next_contact_at = NULL WHERE next_contact_at IS NOT NULL")
+    con.execute(f"""
+        UPDATE calls SET next_contact_at = n.nx FROM ({_next_contacts_sql(None)}) n
+        WHERE {_contact("calls.")} AND {CUSTOMER_KEY_SQL.format(t="calls.")} = n.ck
+          AND calls.call_id = n.call_id AND n.nx IS NOT NULL""")
+
+
+def _refresh_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute ``next_contact_at`` of the customers touched by the quarter hours in
+    ``_rollup_buckets``, and add the quarter hours of the calls whose value changed."""
+    lo, hi = con.execute("SELECT min(bucket_utc), max(bucket_utc) FROM _rollup_buckets").fetchall()[
+        0
+    ]
+    if lo is None:
+        return
+
+    def within(ts: str) -> str:  # the range first, so that DuckDB skips row groups
+        return (
+            f"{ts} >= $lo AND {ts} < $hi + INTERVAL 15 MINUTE "
+            f"AND {buckets_of(ts)} IN (SELECT bucket_utc FROM _rollup_buckets)"
+        )
+
+    bounds = {"lo": lo, "hi": hi}
+    # A row of these quarter hours that is no contact (any more) has no next contact.
+    con.execute(
+        f"UPDATE calls SET next_contact_at = NULL WHERE {within('entered_at')} "
+        f"AND next_contact_at IS NOT NULL AND NOT coalesce({_contact()}, FALSE)",
+        bounds,
+    )
+    key = CUSTOMER_KEY_SQL.format(t="")
+    # The customers with a contact in the changed quarter hours, and those whose stored
+    # next contact began in one (that call may be gone or have moved).
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _nc_customers AS SELECT DISTINCT {key} AS ck "
+        f"FROM calls WHERE {_contact()} "
+        f"AND (({within('entered_at')}) OR ({within('next_contact_at')}))",
+        bounds,
+    )
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _nc_changed AS
+        SELECT {buckets_of("c.entered_at")} AS bucket_utc, c.rowid AS row_id, n.nx
+        FROM calls c JOIN ({_next_contacts_sql("SELECT ck FROM _nc_customers")}) n
+          ON {CUSTOMER_KEY_SQL.format(t="c.")} = n.ck AND c.call_id = n.call_id
+        WHERE c.direction = 'in' AND c.next_contact_at IS DISTINCT FROM n.nx""")
+    if fetch_count(con, "_nc_changed"):
+        con.execute(
+            "UPDATE calls SET next_contact_at = n.nx FROM _nc_changed n "
+            "WHERE calls.rowid = n.row_id"
+        )
+        con.execute(
+            "INSERT INTO _rollup_buckets SELECT DISTINCT bucket_utc FROM _nc_changed "
+            "WHERE bucket_utc NOT IN (SELECT bucket_utc FROM _rollup_buckets)"
+        )
+    con.execute("DROP TABLE _nc_changed")
+    con.execute("DROP TABLE _nc_customers")
+
+
+def fetch_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+REPEAT_SQL = (
+    "coalesce(CAST(date_diff('millisecond', entered_at, next_contact_at) AS DOUBLE) "
+    f"/ 86400000.0 <= {ROLLUP_REPEAT_WINDOW_DAYS}, FALSE)"
+)
+"""Whether a call was followed by the same customer's next within the default window (the
+repeat-contact measure's own comparison, in days to the millisecond)."""
+
+
 def _level_bucket(level: RollupLevel, ts_sql: str) -> str:
     return f"time_bucket(INTERVAL {level.seconds} SECOND, {ts_sql})"
 
 
-def refresh(con: duckdb.DuckDBPyConnection, buckets_query: str) -> None:
+def refresh(
+    con: duckdb.DuckDBPyConnection, buckets_query: str, *, next_contacts: bool = True
+) -> None:
     """Recompute the roll-up rows of the quarter hours ``buckets_query`` returns (one
-    column of UTC quarter-hour starts), at every level. Runs inside the caller's
-    transaction."""
+    column of UTC quarter-hour starts: those of the calls rows deleted, inserted or
+    changed), at every level, after bringing ``calls.next_contact_at`` up to date for the
+    customers concerned (unless not ``next_contacts``: already current). Runs inside the
+    caller's transaction."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _rollup_buckets AS "
         f"SELECT DISTINCT b AS bucket_utc FROM ({buckets_query}) q(b) "
         f"WHERE b IS NOT NULL"
     )
-    con.execute(
-        "DELETE FROM calls_rollup WHERE bucket_utc IN (SELECT bucket_utc FROM _rollup_buckets)"
-    )
-    con.execute(f"""
-        INSERT INTO calls_rollup
-        SELECT {buckets_of("entered_at")} AS bucket_utc, {_DIMS},
-               transferred, escalated, resolved,
-               coalesce(customer_id, caller) IS NOT NULL AS customer_known,
-               wait_s < {ROLLUP_SHORT_ABANDON_S} AS wait_lt_short,
-               wait_s <= {ROLLUP_ANSWER_THRESHOLD_S} AS wait_le_threshold,
-               count(*) AS n,
-               sum(wait_s), max(wait_s), sum(talk_s), sum(hold_s), sum(acw_s),
-               sum(coalesce(talk_s, 0) + coalesce(hold_s, 0) + coalesce(acw_s, 0))
-        FROM calls
-        WHERE {buckets_of("entered_at")} IN (SELECT bucket_utc FROM _rollup_buckets)
-        GROUP BY ALL""")
+    if next_contacts:
+        _refresh_next_contacts(con)
+    lo, hi = con.execute("SELECT min(bucket_utc), max(bucket_utc) FROM _rollup_buckets").fetchall()[
+        0
+    ]
+    if lo is not None:
+        con.execute(
+            "DELETE FROM calls_rollup WHERE bucket_utc >= ? AND bucket_utc <= ? "
+            "AND bucket_utc IN (SELECT bucket_utc FROM _rollup_buckets)",
+            [lo, hi],
+        )
+        con.execute(
+            f"""
+            INSERT INTO calls_rollup
+            SELECT {buckets_of("entered_at")} AS bucket_utc, {_DIMS},
+                   transferred, escalated, resolved,
+                   coalesce(customer_id, caller) IS NOT NULL AS customer_known,
+                   {REPEAT_SQL} AS repeat_contact,
+                   wait_s < {ROLLUP_SHORT_ABANDON_S} AS wait_lt_short,
+                   wait_s <= {ROLLUP_ANSWER_THRESHOLD_S} AS wait_le_threshold,
+                   count(*) AS n,
+                   sum(wait_s), max(wait_s), sum(talk_s), sum(hold_s), sum(acw_s),
+                   sum(coalesce(talk_s, 0) + coalesce(hold_s, 0) + coalesce(acw_s, 0))
+            FROM calls
+            WHERE entered_at >= ? AND entered_at < ? + INTERVAL 15 MINUTE
+              AND {buckets_of("entered_at")} IN (SELECT bucket_utc FROM _rollup_buckets)
+            GROUP BY ALL""",
+            [lo, hi],
+        )
     for level in COARSE_LEVELS:
         _refresh_coarse(con, level)
     con.execute("DROP TABLE _rollup_buckets")
@@ -104,10 +222,12 @@ def _refresh_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute the whole roll-up, every level (after a migration, or to check it)."""
+    """Recompute ``calls.next_contact_at`` and the whole roll-up, every level (after a
+    migration, or to check it)."""
+    fill_next_contacts(con)
     for level in ROLLUP_LEVELS:
         con.execute(f"DELETE FROM {level.table}")
-    refresh(con, f"SELECT DISTINCT {buckets_of('entered_at')} FROM calls")
+    refresh(con, f"SELECT DISTINCT {buckets_of('entered_at')} FROM calls", next_contacts=False)
 
 
 def build_coarse(con: duckdb.DuckDBPyConnection) -> None:
