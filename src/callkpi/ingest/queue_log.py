@@ -175,6 +175,10 @@ def _data_sql(layout: Layout, ended: bool = False) -> str:
 # -- SQL building blocks ------------------------------------------------------------------
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _event_key(time_sql: str, data_sql: str) -> str:
     """The journal's key: a hash of the line's content (its time in UTC)."""
     return f"hash({time_sql}, callid, queue, agent, event, {data_sql})"
@@ -599,12 +603,46 @@ def _visit_aggregates(order: str) -> str:
         {first("extra_s", "event = 'WRAPUPSTART'")} AS acw_s"""
 
 
+def _visit_events_sql(lo: str, hi: str) -> str:
+    """The visit events of the callids in ``ql_touched_calls``, with their part in a visit
+    and their numbers read by event type (``ql_ev``). ``lo`` and ``hi`` are the least and
+    greatest of those callids (SQL literals): the scan skips the journal's row groups
+    outside them (Asterisk's uniqueids start with the epoch, so a few recent calls touch
+    only the newest row groups)."""
+    transfer_target = """CASE
+        WHEN e.event IN ('TRANSFER', 'BLINDTRANSFER') THEN e.data[1] ||
+             CASE WHEN coalesce(e.data[2], '') <> '' THEN '@' || e.data[2] ELSE '' END
+        WHEN e.event = 'ATTENDEDTRANSFER' THEN CASE e.data[1]
+             WHEN 'BRIDGE' THEN 'bridge:' || e.data[2] WHEN 'APP' THEN 'app:' || e.data[2]
+             WHEN 'LINK' THEN 'link:' || e.data[3] END END"""
+    return f"""
+      SELECT e.seq, e."time", e.callid, e.queue, e.agent, e.event, e.tenant,
+             e.source_file, e.line_no,
+             -- (time, seq) as one number: seq stays far below 10^12
+             epoch_us(e."time")::HUGEINT * 1000000000000 + e.seq AS k,
+             s.is_opener, s.is_final, s.is_restart, s.is_closing,
+             TRY_CAST(e.data[s.hold_i + e.shift] AS DOUBLE) AS hold_s,
+             TRY_CAST(e.data[s.talk_i + e.shift] AS DOUBLE) AS talk_s,
+             TRY_CAST(e.data[s.wait_i + e.shift] AS DOUBLE) AS wait_s,
+             TRY_CAST(e.data[s.position_i + e.shift] AS DOUBLE) AS position,
+             TRY_CAST(e.data[s.extra_i] AS DOUBLE) AS extra_s,
+             CASE WHEN e.event = 'ENTERQUEUE' THEN nullif(e.data[2], '')
+                  ELSE {transfer_target} END AS text
+      FROM (SELECT *, CASE WHEN event = 'ATTENDEDTRANSFER' AND data[1] = 'LINK' THEN 1
+                           ELSE 0 END AS shift
+            FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
+            WHERE e.callid BETWEEN {lo} AND {hi}) e
+      JOIN {_visit_event_spec()} ON e.event = s.event
+    """
+
+
 def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str:
-    """Rebuild the visits of the callids in ``ql_touched_calls`` from the journal.
+    """Rebuild the visits of the callids in ``ql_touched_calls`` from their events in
+    ``ql_ev`` (:func:`_visit_events_sql`).
 
     Each event's data fields are read into named numbers first (holdtime, calltime, ...
     by event type), so the per-visit aggregation only moves scalars around. Rings and
-    AGENTDUMP never change a visit, so they are left out here (they feed agent_states).
+    AGENTDUMP never change a visit, so they are left out (they feed agent_states).
 
     Most calls are one visit: one opening event that comes first, one queue, at most one
     CONNECT, end and WRAPUPSTART, and no answer or end after the visit ended. Those take
@@ -612,12 +650,6 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
     functions that split a call into visits (``force_window`` sends every call that way,
     to test that both agree).
     """
-    transfer_target = """CASE
-        WHEN e.event IN ('TRANSFER', 'BLINDTRANSFER') THEN e.data[1] ||
-             CASE WHEN coalesce(e.data[2], '') <> '' THEN '@' || e.data[2] ELSE '' END
-        WHEN e.event = 'ATTENDEDTRANSFER' THEN CASE e.data[1]
-             WHEN 'BRIDGE' THEN 'bridge:' || e.data[2] WHEN 'APP' THEN 'app:' || e.data[2]
-             WHEN 'LINK' THEN 'link:' || e.data[3] END END"""
     answered_end = _in(events_with(Role.END_ANSWERED))
     standalone = _in(events_with(Role.STANDALONE))
     did_join = (
@@ -641,27 +673,9 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
     )
     return f"""
     INSERT INTO calls ({columns})
-    WITH ev AS (
-      SELECT e.seq, e."time", e.callid, e.queue, e.agent, e.event, e.tenant,
-             e.source_file, e.line_no,
-             -- (time, seq) as one number: seq stays far below 10^12
-             epoch_us(e."time")::HUGEINT * 1000000000000 + e.seq AS k,
-             s.is_opener, s.is_final, s.is_restart, s.is_closing,
-             TRY_CAST(e.data[s.hold_i + e.shift] AS DOUBLE) AS hold_s,
-             TRY_CAST(e.data[s.talk_i + e.shift] AS DOUBLE) AS talk_s,
-             TRY_CAST(e.data[s.wait_i + e.shift] AS DOUBLE) AS wait_s,
-             TRY_CAST(e.data[s.position_i + e.shift] AS DOUBLE) AS position,
-             TRY_CAST(e.data[s.extra_i] AS DOUBLE) AS extra_s,
-             CASE WHEN e.event = 'ENTERQUEUE' THEN nullif(e.data[2], '')
-                  ELSE {transfer_target} END AS text
-      FROM (SELECT *, CASE WHEN event = 'ATTENDEDTRANSFER' AND data[1] = 'LINK' THEN 1
-                           ELSE 0 END AS shift
-            FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid) e
-      JOIN {_visit_event_spec()} ON e.event = s.event
-    ),
-    whole_calls AS (
+    WITH whole_calls AS (
       SELECT callid, {simple} AS simple, min("time") AS first_time, max(tenant) AS tenant
-      FROM ev GROUP BY callid
+      FROM ql_ev GROUP BY callid
     ),
     -- A simple call has one opener and at most one CONNECT, end and WRAPUPSTART: its
     -- visit takes each of them from its own row (joins are cheaper than aggregates).
@@ -680,15 +694,15 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
              w.extra_s AS acw_s,
              NULL::TIMESTAMP AS next_start, NULL::VARCHAR AS next_queue
       FROM (SELECT * FROM whole_calls WHERE simple) a
-      JOIN (SELECT * FROM ev WHERE is_opener) o ON o.callid = a.callid
-      LEFT JOIN (SELECT * FROM ev WHERE event = 'CONNECT') c ON c.callid = a.callid
-      LEFT JOIN (SELECT * FROM ev WHERE is_final) f ON f.callid = a.callid
-      LEFT JOIN (SELECT * FROM ev WHERE event = 'WRAPUPSTART') w ON w.callid = a.callid
+      JOIN (SELECT * FROM ql_ev WHERE is_opener) o ON o.callid = a.callid
+      LEFT JOIN (SELECT * FROM ql_ev WHERE event = 'CONNECT') c ON c.callid = a.callid
+      LEFT JOIN (SELECT * FROM ql_ev WHERE is_final) f ON f.callid = a.callid
+      LEFT JOIN (SELECT * FROM ql_ev WHERE event = 'WRAPUPSTART') w ON w.callid = a.callid
     ),
     ordered AS (
       SELECT *, row_number() OVER w AS ord, lag(event) OVER w AS prev_event,
              lag(queue) OVER w AS prev_queue
-      FROM ev SEMI JOIN (SELECT callid FROM whole_calls WHERE NOT simple) USING (callid)
+      FROM ql_ev SEMI JOIN (SELECT callid FROM whole_calls WHERE NOT simple) USING (callid)
       WINDOW w AS (PARTITION BY callid ORDER BY "time", seq)
     ),
     marked AS (
@@ -817,10 +831,18 @@ def rebuild_calls(con: duckdb.DuckDBPyConnection, *, force_window: bool = False)
         f"{rollup.buckets_of('entered_at')} AS b FROM calls WHERE source = '{SOURCE}' AND {touched}"
     )
     con.execute(f"DELETE FROM calls WHERE source = '{SOURCE}' AND {touched}")
-    with_dids = bool(
-        fetch_scalar(con, "SELECT EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID')")
-    )
-    con.execute(_calls_sql(_CALL_COLUMNS, with_dids, force_window))
+    lo, hi, with_dids = fetch_one(
+        con,
+        "SELECT min(callid), max(callid), EXISTS (SELECT 1 FROM queue_log_events "
+        "WHERE event = 'DID') FROM ql_touched_calls",
+    ) or (None, None, False)
+    if lo is not None:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE ql_ev AS "
+            f"{_visit_events_sql(_literal(lo), _literal(hi))}"
+        )
+        con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), force_window))
+        con.execute("DROP TABLE ql_ev")
     dispositions.apply(con, "ql_touched_calls", "callid", refresh_rollup=False)
     rollup.refresh(
         con,
@@ -891,6 +913,9 @@ def settle_sessions(wh: Warehouse) -> int:
     """Rebuild the sessions of the agents batches marked as pending, in one transaction;
     returns how many agents. Runs after the batches of an ingest (and before, for any
     left by an ingest that crashed)."""
+    pending = f"SELECT EXISTS (SELECT 1 FROM pending_agent_states WHERE source = '{SOURCE}')"
+    if not fetch_scalar(wh.con, pending):
+        return 0
     with wh.transaction() as con:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE ql_touched_agents AS
