@@ -62,7 +62,8 @@
     for (const row of data.rows) {
       if (CK.missing(row[x]) || CK.missing(row[y])) continue;
       if (!groups.has(row.quadrant)) groups.set(row.quadrant, []);
-      groups.get(row.quadrant).push({ value: [row[x], row[y]], name: row.agent, advice: row.advice });
+      groups.get(row.quadrant).push({ value: [row[x], row[y]], name: row.agent,
+        advice: CK.adviceText(key, row.quadrant, row.advice) });
     }
     const units = data.units;
     let mixed = 0;
@@ -75,10 +76,37 @@
       xAxis: { type: "value", scale: true, name: t("kpi." + x, x), nameLocation: "middle", nameGap: 28,
         axisLabel: { formatter: CK.axisFmt(units[x]) } },
       yAxis: { type: "value", scale: true, name: t("kpi." + y, y), axisLabel: { formatter: CK.axisFmt(units[y]) } },
-      series: Array.from(groups, ([quadrant, points]) => ({ name: quadrant, type: "scatter", data: points,
+      series: Array.from(groups, ([quadrant, points]) => ({
+        name: quadrant ? CK.insightText(key, "quadrant", quadrant) : t("insight.unranked"),
+        type: "scatter", data: points,
         symbolSize: 9, itemStyle: { color: quadrantColor(key, quadrant, /^(high|low)\b.*\b\1\b/.test(quadrant || "") ? 0 : mixed++),
           opacity: 0.8 } })),
     }, key);
+  }
+
+  /* An insight's rows as a table (its values in the page's language) with CSV and Excel
+   * of the rows as the route gave them. */
+  function insightTable(id, key, data, numbers, interval) {
+    const text = (column) => ({ key: column, label: t("col." + column),
+      render: (r) => el("td", { "data-key": column, class: column === "note" ? "small" : null,
+        text: CK.missing(r[column]) ? "" : (column === "advice" ? CK.adviceText(key, r.quadrant, r.advice)
+          : CK.insightText(key, column, r[column])) }) });
+    const cols = [{ key: "agent", label: t("col.agent") }, text("compared_with")]
+      .filter((c) => data.columns.includes(c.key));
+    for (const [column, label] of numbers) {
+      const unit = data.units[column] === "hours" ? "number" : data.units[column];
+      cols.push({ key: column, label: label, unit: unit });
+    }
+    cols.push({ key: interval + "_low", label: t("col.ci"), render: (r) => el("td", { class: "num small",
+      "data-key": interval + "_low" }, CK.missing(r[interval + "_low"]) ? "–"
+      : fmt(r[interval + "_low"], "ratio") + "–" + fmt(r[interval + "_high"], "ratio")) });
+    cols.push(text("quadrant"), text("advice"), text("note"));
+    const table = document.getElementById(id);
+    CK.fillTable(table, cols, data.rows);
+    table.querySelectorAll("tbody tr").forEach((tr, i) => { tr.dataset.agent = data.rows[i].agent; });
+    const head = table.closest(".table-wrap").previousElementSibling;
+    CK.exportButtons(head, { id: key, get: () => ({ name: key + " " + data.period, columns: data.columns,
+      rows: data.rows, units: data.units }) });
   }
 
   async function loadInsights(period) {
@@ -88,6 +116,12 @@
     scatter(document.getElementById("quadrant-chart"), "aht-transfers", quadrant, "aht", "transfer_rate");
     scatter(document.getElementById("availability-chart"), "availability", availability, "availability",
       "agent_answer_rate");
+    insightTable("quadrant-table", "aht-transfers", quadrant, [["answered", t("kpi.answered")],
+      ["aht", t("kpi.aht")], ["transfer_rate", t("kpi.transfer_rate")]], "transfer_rate");
+    insightTable("availability-table", "availability", availability, [["logged_in_h", t("col.logged_in_h")],
+      ["availability", t("kpi.availability")], ["agent_answer_rate", t("kpi.agent_answer_rate")]],
+    "agent_answer_rate");
+    document.getElementById("insight-tables").hidden = false;
     document.getElementById("quadrant-panel").setAttribute("aria-busy", "false");
     document.getElementById("availability-panel").setAttribute("aria-busy", "false");
   }
@@ -115,7 +149,7 @@
     CK.fillTable(table, cols, rows, data.currency);
     table.querySelectorAll("tbody tr").forEach((tr, i) => { tr.dataset.agent = rows[i].agent; });
     table.dataset.exportBase = "/api/table?kpis=" + KPIS.join(",") + "&by=agent&samples=true";
-    CK.updateLinks();
+    CK.exportButtons(document.getElementById("board-head"), { id: "leaderboard", base: table.dataset.exportBase });
     if (info) drawBoard(rows, info, data.currency);
     document.getElementById("subtitle").textContent = CK.fmtPeriod(data.from, data.to) + " · " + data.tz;
     document.getElementById("empty").hidden = rows.length > 0;
@@ -126,6 +160,7 @@
     const scoped = user.scope && Object.keys(user.scope.limits || user.scope).length > 0;
     document.getElementById("center-only").hidden = !scoped;
     document.getElementById("insights").hidden = scoped;
+    if (scoped) document.getElementById("insight-tables").hidden = true;
     if (!scoped) {
       try {
         await loadInsights(data.period);

@@ -7,6 +7,12 @@
   const CK = window.CK;
   const { t, fmt } = CK;
   const PALETTE = ["#6d97d6", "#36a2a2", "#b784f5", "#f5b841", "#3ecf7f", "#e07a5f", "#8a94a3"];
+  const PLAN_UNITS = { calls: "number", calls_low: "number", calls_high: "number", aht_s: "seconds",
+    patience_s: "seconds", agents: "count", scheduled_required: "count", scheduled: "number", gap: "number",
+    service_level: "ratio", p_abandon: "ratio", occupancy: "ratio", service_level_scheduled: "ratio",
+    lower: "number", upper: "number", required_hours: "number", scheduled_required_hours: "number",
+    scheduled_hours: "number", gap_hours: "number", peak_agents: "count", short_slots: "count",
+    over_slots: "count" };
   let seq = 0;
   let plan = null;
 
@@ -65,17 +71,46 @@
     }, "staffing");
   }
 
+  /* The rows as the route gave them, for CSV and Excel: every column of the first row. */
+  function exported(name, rows) {
+    const columns = rows.length ? Object.keys(rows[0]) : [];
+    return { name: name, columns: columns, rows: rows, units: PLAN_UNITS };
+  }
+
+  function intervalsTable() {
+    const queue = document.getElementById("f-pq").value;
+    const rows = plan.rows.filter((r) => r.queue === queue);
+    const cols = [{ key: "slot", label: t("col.interval") },
+      { key: "calls", label: t("planning.forecast_series"), unit: "number" },
+      { key: "agents", label: t("planning.required"), unit: "count" },
+      { key: "scheduled", label: t("planning.scheduled"), unit: "number" },
+      { key: "gap", label: t("planning.gap"), unit: "number" },
+      { key: "service_level", label: t("kpi.service_level"), unit: "ratio" },
+      { key: "occupancy", label: t("kpi.occupancy"), unit: "ratio" }];
+    const table = document.getElementById("intervals-table");
+    CK.fillTable(table, cols, rows.map((r) => Object.assign({}, r, { slot: CK.fmtSlot(r.slot_start, "30min") })));
+    table.querySelectorAll("tbody tr").forEach((tr, i) => { tr.dataset.slot = rows[i].slot_start; });
+    CK.exportButtons(document.getElementById("intervals-head"), { id: "plan-intervals",
+      get: () => exported("plan " + queue + " " + (plan.start || ""), rows) });
+  }
+
   function totalsTable() {
     const rows = plan.totals.filter((r) => r.day !== null);
+    const hours = (key) => CK.tf("planning.hours", { what: t(key) });
     const cols = [{ key: "queue", label: t("planning.queue") }, { key: "day", label: t("col.day") },
       { key: "calls", label: t("planning.forecast_series"), unit: "number" },
-      { key: "required_hours", label: t("planning.required") + ", h", unit: "number" },
-      { key: "scheduled_hours", label: t("planning.scheduled") + ", h", unit: "number" },
-      { key: "gap_hours", label: t("planning.gap") + ", h", unit: "number" },
-      { key: "peak_agents", label: t("planning.required") + " (max)", unit: "count" }];
+      { key: "required_hours", label: hours("planning.required"), unit: "number" },
+      { key: "scheduled_hours", label: hours("planning.scheduled"), unit: "number" },
+      { key: "gap_hours", label: hours("planning.gap"), unit: "number" },
+      { key: "peak_agents", label: t("planning.peak"), unit: "count" }];
     const table = document.getElementById("totals-table");
     CK.fillTable(table, cols, rows.map((r) => Object.assign({}, r, { day: CK.fmtDay(r.day) })));
-    table.querySelectorAll("tbody tr").forEach((tr, i) => { tr.dataset.queue = rows[i].queue; });
+    table.querySelectorAll("tbody tr").forEach((tr, i) => {
+      tr.dataset.queue = rows[i].queue;
+      tr.dataset.day = rows[i].day;
+    });
+    CK.exportButtons(document.getElementById("totals-head"), { id: "plan-totals",
+      get: () => exported("plan totals " + (plan.start || ""), rows) });
   }
 
   async function load() {
@@ -112,7 +147,10 @@
       select.replaceChildren(...planned.map((q) => CK.el("option", { value: q, text: q })));
       if (planned.includes(keep)) select.value = keep;
       staffingChart();
+      intervalsTable();
       totalsTable();
+      CK.exportButtons(document.getElementById("forecast-head"), { id: "forecast",
+        get: () => exported("forecast " + last, forecast) });
     } catch (error) {
       CK.showError(error);
       return;
@@ -125,7 +163,7 @@
     const url = new URLSearchParams(location.search);
     url.set("pq", document.getElementById("f-pq").value);
     history.replaceState(null, "", location.pathname + "?" + url);
-    if (plan) staffingChart();
+    if (plan) { staffingChart(); intervalsTable(); }
   });
   CK.initFilters(load);
 })();

@@ -37,7 +37,8 @@
       line("service_level", "#2458a6"), line("abandon_rate", "#b42318")];
     if (info.service_level && info.service_level.target !== null) {
       series[1].markLine = { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#2458a6" },
-        label: { formatter: t("tile.target") }, data: [{ yAxis: info.service_level.target }] };
+        label: { formatter: t("tile.target"), position: "insideEndTop" },
+        data: [{ yAxis: info.service_level.target }] };
     }
     CK.chart(document.getElementById("intervals-chart"), {
       grid: { left: 48, right: 48, top: 36, bottom: 48 },
@@ -58,7 +59,7 @@
     const bar = (key, color) => ({ name: t(key === "avg_wait" ? "queues.avg_wait_all" : "queues.avg_wait_abandoned"),
       type: "bar", data: rows.map((r) => r[key]), itemStyle: { color: color } });
     CK.chart(document.getElementById("waits-chart"), {
-      grid: { left: 56, right: 16, top: 36, bottom: 56 },
+      grid: { left: 56, right: 16, top: 36, bottom: 84 },
       legend: { top: 0 },
       tooltip: { trigger: "axis", valueFormatter: (v) => fmt(v, "seconds") },
       xAxis: { type: "category", data: rows.map((r) => r.queue), axisLabel: { rotate: 30, fontSize: 11 } },
@@ -124,8 +125,18 @@
     intervals(slots);
     waits(queues);
     ivr(options, totals);
-    document.getElementById("queue-table").dataset.exportBase = "/api/table?kpis=" + QUEUE_KPIS.join(",") + "&by=queue";
-    CK.updateLinks();
+    const perQueue = "/api/table?kpis=" + QUEUE_KPIS.join(",") + "&by=queue";
+    document.getElementById("queue-table").dataset.exportBase = perQueue;
+    CK.exportButtons(document.getElementById("queue-head"), { id: "queues", base: perQueue });
+    CK.exportButtons(document.getElementById("heatmap-head"), { id: "heatmap",
+      base: "/api/table?kpis=offered&by=hour_of_day,weekday" });
+    CK.exportButtons(document.getElementById("intervals-head"), { id: "intervals",
+      base: "/api/table?kpis=offered,service_level,abandon_rate&grain=30min" });
+    CK.exportButtons(document.getElementById("waits-head"), { id: "waits",
+      base: "/api/table?kpis=offered,avg_wait,avg_abandon_wait&by=queue" });
+    const ivrExports = CK.exportButtons(document.getElementById("ivr-head"), { id: "ivr",
+      base: "/api/table?kpis=ivr_option_share&by=node,option" });
+    ivrExports.hidden = totals.unavailable.length > 0;
     document.getElementById("subtitle").textContent = CK.fmtPeriod(heat.from, heat.to) + " · " + heat.tz;
     box.setAttribute("aria-busy", "false");
   }

@@ -57,12 +57,22 @@
   }
 
   function cacTable(data, currency) {
-    const cols = [{ key: "level", label: t("col.level", "level") }, { key: "agent", label: t("col.agent") },
-      { key: "supervisor", label: t("col.supervisor", "supervisor") }];
+    const text = (key) => (r) => el("td", { "data-key": key, class: key === "note" ? "small" : null,
+      text: CK.missing(r[key]) ? "" : CK.insightText("cac-ltv", key, r[key]) });
+    const cols = [{ key: "level", label: t("col.level"), render: text("level") },
+      { key: "agent", label: t("col.agent") }, { key: "supervisor", label: t("col.supervisor") }];
     for (const key of ["deals_won", "sales_amount", "marketing_cost", "cac", "ltv", "ltv_cac"]) {
       cols.push({ key: key, label: t("kpi." + key, key), unit: data.units[key] === "times" ? "number" : data.units[key] });
     }
-    CK.fillTable(document.getElementById("cac-table"), cols, data.rows, currency);
+    cols.push({ key: "note", label: t("col.note"), render: text("note") });
+    const table = document.getElementById("cac-table");
+    CK.fillTable(table, cols, data.rows, currency);
+    table.querySelectorAll("tbody tr").forEach((tr, i) => {
+      tr.dataset.level = data.rows[i].level;
+      tr.dataset.name = data.rows[i].agent || data.rows[i].supervisor || "";
+    });
+    CK.exportButtons(document.getElementById("cac-head"), { id: "cac-ltv", get: () => ({
+      name: "cac-ltv " + data.period, columns: data.columns, rows: data.rows, units: data.units }) });
   }
 
   async function load() {
@@ -99,11 +109,22 @@
     CK.fillTable(table, cols, campaigns.rows, campaigns.currency);
     table.querySelectorAll("tbody tr").forEach((tr, i) => { tr.dataset.campaign = campaigns.rows[i].campaign || ""; });
     table.dataset.exportBase = "/api/table?kpis=" + CAMPAIGN_KPIS.join(",") + "&by=campaign";
-    CK.updateLinks();
-    if (center) bestTime(best.rows, "connect_rate", best.title);
-    else bestTime(scopedBest.rows, "connect_rate", CK.kpiName(scopedBest.kpis[0] || { kpi: "connect_rate" }));
+    CK.exportButtons(document.getElementById("campaign-head"), { id: "campaigns", base: table.dataset.exportBase });
+    CK.exportButtons(document.getElementById("funnel-head"), { id: "funnel",
+      base: "/api/table?kpis=" + TOTAL_KPIS.join(",") });
+    if (center) {
+      bestTime(best.rows, "connect_rate", t("insight.best-time.title", best.title));
+      CK.exportButtons(document.getElementById("best-head"), { id: "best-time", get: () => ({
+        name: "best-time " + best.period, columns: best.columns, rows: best.rows, units: best.units }) });
+    } else {
+      bestTime(scopedBest.rows, "connect_rate", CK.kpiName(scopedBest.kpis[0] || { kpi: "connect_rate" }));
+      CK.exportButtons(document.getElementById("best-head"), { id: "best-time",
+        base: "/api/table?kpis=connect_rate&by=hour_of_day,weekday" });
+    }
     document.getElementById("center-only").hidden = center;
     document.getElementById("cac-wrap").hidden = !center;
+    const cacExports = document.querySelector("#cac-head .table-exports");
+    if (cacExports) cacExports.hidden = !center;
     if (center) cacTable(cac, totals.currency);
     const unavailable = document.getElementById("unavailable");
     const missing = totals.unavailable.concat(campaigns.unavailable.filter((k) => !totals.unavailable.includes(k)));

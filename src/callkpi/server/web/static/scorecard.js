@@ -18,6 +18,14 @@
     return cols;
   }
 
+  /* Each recommendation's rule, by its English text (a row lists the texts of the rules
+   * that fired on its KPI; the route's "recommendations" name their rules). */
+  let rules = new Map();
+  function advice(text) {
+    const rec = rules.get(text) || {};
+    return el("li", { "data-rule": rec.rule || null, text: CK.ruleText(rec.rule, text, rec.texts) });
+  }
+
   function cell(col, row, currency, firstOfGroup) {
     const cls = statusClass(row.status);
     switch (col.key) {
@@ -44,10 +52,10 @@
         return td;
       }
       case "owner":
-        return el("td", { class: "small", text: row.owner || "" });
+        return el("td", { class: "small", "data-key": "owner", text: row.owner || "" });
       case "recommendations": {
         const list = el("ul");
-        for (const r of row.recommendations || []) list.append(el("li", { text: r }));
+        for (const r of row.recommendations || []) list.append(advice(r));
         return el("td", { class: "small" }, list);
       }
       default:
@@ -68,6 +76,7 @@
     }
     if (mine !== seq) return;
     CK.showError(null);
+    rules = new Map(data.recommendations.map((r) => [r.action, r]));
     const cols = columns(data.by);
     document.getElementById("scorecard-head").replaceChildren(
       ...cols.map((c) => el("th", { class: c.num ? "num" : null, text: c.label })));
@@ -87,13 +96,14 @@
     const skipped = document.getElementById("skipped");
     skipped.hidden = data.skipped.length === 0;
     skipped.textContent = t("scorecard.skipped") + ": " + data.skipped.map((k) => t("kpi." + k, k)).join(", ");
-    const advice = document.getElementById("advice-list");
-    advice.replaceChildren();
+    const list = document.getElementById("advice-list");
+    list.replaceChildren();
     const seen = new Set();
     for (const r of data.recommendations) {
       if (seen.has(r.action)) continue;
       seen.add(r.action);
-      advice.append(el("li", {}, r.action + " ", el("span", { class: "muted small",
+      list.append(el("li", { "data-rule": r.rule }, CK.ruleText(r.rule, r.action, r.texts) + " ",
+        el("span", { class: "muted small",
         text: "(" + r.kpis.map((k) => t("kpi." + k, k)).join(", ") + ")" })));
     }
     document.getElementById("advice").hidden = seen.size === 0 || Boolean(data.by);

@@ -6,6 +6,7 @@
   const CK = window.CK;
   const { t, fmt, el } = CK;
   const COLORS = { current: "#2458a6", previous: "#9aa5b5", target: "#b42318", band: "#1c7c4a" };
+  const STEP = { "30min": 18e5, hour: 36e5, day: 864e5, week: 7 * 864e5, month: 28 * 864e5 };
   let seq = 0;
 
   async function fillKpis() {
@@ -42,7 +43,7 @@
     const f = (v) => fmt(v, info.unit, currency);
     const range = b.value !== null ? f(b.value) : b.low !== null && b.high !== null ? f(b.low) + " – " + f(b.high)
       : b.low !== null ? "≥ " + f(b.low) : "≤ " + f(b.high);
-    return t("trends.benchmark") + ": " + range + " (" + b.source + ")";
+    return t("trends.benchmark") + ": " + range + " (" + t("benchmark." + info.kpi, b.source) + ")";
   }
 
   function draw(data, info, grain) {
@@ -88,11 +89,21 @@
       legend: { top: 0, data: series.map((s) => s.name) },
       tooltip: { trigger: "axis", valueFormatter: (v) => fmt(v, info.unit, data.currency),
         axisPointer: { label: { formatter: (p) => CK.fmtSlot(localIso(p.value), grain) } } },
-      xAxis: { type: "time", axisLabel: { hideOverlap: true,
+      // No ticks finer than the grain (two days by day: two labels, not six "30 Oct").
+      xAxis: { type: "time", minInterval: STEP[grain], axisLabel: { hideOverlap: true,
         formatter: (v) => CK.fmtSlot(localIso(v), grain) } },
-      yAxis: { type: "value", scale: info.unit !== "ratio", axisLabel: { formatter: axis } },
+      // The benchmark band stays in view (service level >= 80 % up to 100 %).
+      yAxis: { type: "value", scale: info.unit !== "ratio", axisLabel: { formatter: axis },
+        max: b && b.high !== undefined ? (v) => Math.max(v.max, b.high) : undefined },
       series,
     }, key);
+  }
+
+  /* Where a target is set: "center", or "queue=bank_vip" as "Queue bank_vip". */
+  function scopeText(scope) {
+    if (!scope || scope === "center") return t("scope.center", scope || "");
+    const [dim, value] = String(scope).split("=");
+    return value === undefined ? scope : t("dim." + dim, dim) + " " + value;
   }
 
   /* A timestamp made from a wall-clock Date back into "YYYY-MM-DDTHH:MM" for fmtSlot. */
@@ -121,7 +132,7 @@
     if (mine !== seq) return;
     CK.showError(null);
     panel.dataset.exportBase = "/api/table?kpis=" + encodeURIComponent(kpi) + "&grain=" + grain;
-    CK.updateLinks();
+    CK.exportButtons(document.getElementById("values-head"), { id: "values", base: panel.dataset.exportBase });
     document.getElementById("subtitle").textContent = CK.fmtPeriod(data.from, data.to) + " · " + data.tz;
     const unavailable = document.getElementById("unavailable");
     unavailable.hidden = data.unavailable.length === 0;
@@ -136,7 +147,7 @@
     draw(data, info, grain);
     const legend = [];
     legend.push(info.target !== null ? t("tile.target") + " " + fmt(info.target, info.unit, data.currency) +
-      " (" + info.target_scope + ")" : t("status.no target"));
+      " (" + scopeText(info.target_scope) + ")" : t("status.no target"));
     legend.push(describeBand(info, data.currency));
     document.getElementById("trend-legend").textContent = legend.join(" · ");
     const before = data.previous ? data.previous.rows : [];
