@@ -22,9 +22,13 @@ equal what a query for it returns.
   the next) and for the current ``interval_min`` (15, 30 or 60) interval, from one engine
   query by interval whose rows are added up exactly (counts summed, ratios and means as
   the sum of numerators over the sum of denominators); the service level target of
-  each queue (its tenant's target for today, else the center's) when one is set.
+  each queue (its tenant's target for today, else the center's) when one is set. The
+  engine query's SQL is compiled once per warehouse, zone, day and interval length and
+  run as it is on every snapshot (compiling it cost several times running it).
 * **Scope**: ``tenants`` (None = all) keeps only those tenants' queues, calls and KPIs;
-  an agent is shown when one of their queues is in scope.
+  an agent is shown when one of their queues is in scope. :func:`read_floor` reads
+  everything once for all tenants and :func:`view` cuts it to a scope, so a publication
+  to many scopes reads the warehouse once.
 """
 
 from __future__ import annotations
