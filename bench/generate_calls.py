@@ -646,7 +646,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
 
 def generate(calls: int, out: Path, seed: int = 1) -> dict[str, int]:
     """Write ``calls`` calls rows (and their IVR steps, the roster) into a new warehouse
-    at ``out``, then build the 15-minute roll-up. Returns the row counts."""
+    at ``out``, then fill each call's next contact and build every roll-up level. Returns
+    the row counts."""
     rng = np.random.default_rng(seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")

@@ -100,19 +100,32 @@ def _refresh_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
     )
     key = CUSTOMER_KEY_SQL.format(t="")
     # The customers with a contact in the changed quarter hours, and those whose stored
-    # next contact began in one (that call may be gone or have moved).
+    # next contact began in one (that call may be gone or have moved); one range each, so
+    # that DuckDB skips the row groups outside it.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _nc_customers AS SELECT DISTINCT {key} AS ck "
-        f"FROM calls WHERE {_contact()} "
-        f"AND (({within('entered_at')}) OR ({within('next_contact_at')}))",
+        f"""CREATE OR REPLACE TEMP TABLE _nc_customers AS SELECT DISTINCT ck FROM (
+              SELECT {key} AS ck FROM calls WHERE direction = 'in' AND {within("entered_at")}
+              UNION ALL
+              SELECT {key} FROM calls WHERE {within("next_contact_at")})
+            WHERE ck IS NOT NULL""",
         bounds,
     )
+    if not fetch_count(con, "_nc_customers"):
+        con.execute("DROP TABLE _nc_customers")
+        return
+    # Their contacts, in one scan of the calls; their next contacts from scratch.
     con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _nc_rows AS
+        SELECT rowid AS row_id, {key} AS ck, call_id, entered_at, next_contact_at AS old
+        FROM calls WHERE direction = 'in' AND {key} IN (SELECT ck FROM _nc_customers)""")
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _nc_changed AS
-        SELECT {buckets_of("c.entered_at")} AS bucket_utc, c.rowid AS row_id, n.nx
-        FROM calls c JOIN ({_next_contacts_sql("SELECT ck FROM _nc_customers")}) n
-          ON {CUSTOMER_KEY_SQL.format(t="c.")} = n.ck AND c.call_id = n.call_id
-        WHERE c.direction = 'in' AND c.next_contact_at IS DISTINCT FROM n.nx""")
+        SELECT r.row_id, time_bucket(INTERVAL 15 MINUTE, r.entered_at) AS bucket_utc, n.nx
+        FROM _nc_rows r JOIN (
+            SELECT ck, call_id, lead(f) OVER (PARTITION BY ck ORDER BY f, call_id) AS nx
+            FROM (SELECT ck, call_id, min(entered_at) AS f FROM _nc_rows GROUP BY ALL)
+        ) n ON r.ck = n.ck AND r.call_id = n.call_id
+        WHERE r.old IS DISTINCT FROM n.nx""")
     if fetch_count(con, "_nc_changed"):
         con.execute(
             "UPDATE calls SET next_contact_at = n.nx FROM _nc_changed n "
@@ -122,6 +135,7 @@ def _refresh_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
             "INSERT INTO _rollup_buckets SELECT DISTINCT bucket_utc FROM _nc_changed "
             "WHERE bucket_utc NOT IN (SELECT bucket_utc FROM _rollup_buckets)"
         )
+    con.execute("DROP TABLE _nc_rows")
     con.execute("DROP TABLE _nc_changed")
     con.execute("DROP TABLE _nc_customers")
 
