@@ -295,6 +295,8 @@ def main() -> None:
     p99 = _pct(lat, 0.99)
     met = rate >= 0.98 * args.rate and p99 < 1.0
     secs = result["elapsed_s"]
+    half = len(result["accept_s"]) // 2
+    halves = (result["accept_s"][:half] or [float("nan")], result["accept_s"][half:])
     lines = [
         f"{args.clients} clients on /api/live/stream (in a process of their own); "
         f"{args.rate:,} events/s asked from {args.sources} sources, {args.batches_per_s} "
@@ -316,7 +318,10 @@ def main() -> None:
         f"{platform.python_version()}; load average after: "
         f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; {result['messages']:,} "
         "snapshots received in all. CPU of the clients and sources: over their whole "
-        "process, setup included.",
+        "process, setup included. Batch accepted p50 in the first / second half of the "
+        f"run: {statistics.median(halves[0]):.3f} / {statistics.median(halves[1]):.3f} s "
+        "(a server falling behind would make it grow); events/s accepted counts the run "
+        "until the last batch's answer.",
     ]
     text = "\n".join(lines) + "\n"
     print(text, end="")
