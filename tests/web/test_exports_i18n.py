@@ -351,10 +351,12 @@ def _texts(tab: Tab) -> list[str]:
 def test_every_page_photographed_and_nothing_left_in_english(
         open_as: Callable[..., Tab], lang: str) -> None:
     english = {v for k, v in EN.items() if RU[k] != v and len(v) > 3}
-    for name in [*READY, "wallboard"]:
-        tab = open_as("boss", f"/{name}?period={PERIOD}&lang={lang}",
+    for name in [*READY, "wallboard", "login"]:
+        tab = open_as(None if name == "login" else "boss", f"/{name}?period={PERIOD}&lang={lang}",
                       locale="ru-RU" if lang == "ru" else "en-GB", width=1440, height=900)
-        if name == "wallboard":
+        if name == "login":
+            tab.page.wait_for_selector("#login-form")
+        elif name == "wallboard":
             tab.page.wait_for_selector("#wb-grid[data-version]", state="attached",
                                        timeout=60_000)
         else:
@@ -368,3 +370,11 @@ def test_every_page_photographed_and_nothing_left_in_english(
             assert not left, (name, left)
         assert tab.errors == [], (name, tab.errors)
         tab.page.context.close()
+
+
+def test_a_refusal_in_russian(open_as: Callable[..., Tab]) -> None:
+    tab = open_as("nord", f"/scorecard?period={PERIOD}&tenant=telesfera&lang=ru", locale="ru-RU")
+    tab.page.wait_for_selector("#ck-error:not([hidden])", timeout=60_000)
+    assert tab.page.inner_text("#ck-error") == (
+        "Не удалось загрузить данные: Клиент telesfera: вне вашей области доступа")
+    assert tab.page.locator("#scorecard-body tr").count() == 0

@@ -140,11 +140,18 @@
     return response.json();
   }
 
+  /* The API's English error messages the pages meet, in the page's language. */
+  function errorText(message) {
+    const outside = /^(?:where )?(\w+)=(.*): outside your scope$/.exec(message);
+    if (outside) return tf("error.outside_scope", { what: t("dim." + outside[1], outside[1]) + " " + outside[2] }, message);
+    return message;
+  }
+
   function showError(error) {
     const box = document.getElementById("ck-error");
     if (!box) return;
     if (!error) { box.hidden = true; return; }
-    box.textContent = t("error.load") + ": " + (error.message || error);
+    box.textContent = t("error.load") + ": " + errorText(String(error.message || error));
     box.hidden = false;
   }
 
