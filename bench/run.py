@@ -46,14 +46,17 @@ print(elapsed, con.execute("SELECT count(*) FROM t").fetchall()[0][0])
 """
 
 
-def _child(cmd: list[str]) -> tuple[float, int, str]:
-    """Run ``cmd``; return wall seconds, its peak RSS in MB, and stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def _child(cmd: list[str]) -> tuple[float, int, str, float]:
+    """Run ``cmd``; return wall seconds, its peak RSS in MB, stdout, and CPU seconds
+    (user + system, all its threads)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak_kb, before) // 1024, proc.stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    # ru_maxrss of children is the largest of any child so far: the floor's is far smaller.
+    return elapsed, max(after.ru_maxrss, before.ru_maxrss) // 1024, proc.stdout, cpu
 
 
 def bench_ingest(lines: int, repeat: int) -> dict[str, object]:
@@ -63,12 +66,13 @@ def bench_ingest(lines: int, repeat: int) -> dict[str, object]:
         generate(lines, data)
     size_mb = data.stat().st_size / 1e6
     floors, runs = [], []
+    load_before = os.getloadavg()[0]
     for _ in range(repeat):
-        _, _, out = _child([sys.executable, "-c", FLOOR, str(data)])
+        _, _, out, _ = _child([sys.executable, "-c", FLOOR, str(data)])
         floors.append(float(out.split()[0]))
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.duckdb"
-            elapsed, peak_mb, out = _child(
+            elapsed, peak_mb, out, cpu = _child(
                 [
                     sys.executable,
                     "-m",
@@ -83,9 +87,11 @@ def bench_ingest(lines: int, repeat: int) -> dict[str, object]:
                 ]
             )
             report = json.loads(out)[0]
-            runs.append((elapsed, peak_mb, report))
+            runs.append((elapsed, peak_mb, report, cpu))
+            print(f"run: {elapsed:.1f} s, {cpu:.1f} CPU s, load {os.getloadavg()[0]:.1f}",
+                  flush=True)
     floor = min(floors)
-    elapsed, peak_mb, report = min(runs, key=lambda r: r[0])
+    elapsed, peak_mb, report, cpu = min(runs, key=lambda r: r[0])
     result = {
         "lines": lines,
         "file_mb": round(size_mb),
@@ -94,6 +100,9 @@ def bench_ingest(lines: int, repeat: int) -> dict[str, object]:
         "lines_per_s": round(lines / elapsed),
         "ratio_to_floor": round(elapsed / floor, 2),
         "peak_rss_mb": peak_mb,
+        "cpu_s": round(cpu, 1),
+        "cpu_s_all_runs": [round(r[3], 1) for r in runs],
+        "load_avg_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "loaded": report["loaded"],
         "duplicates": report["duplicates"],
         "rejected": report["rejected"],
@@ -106,7 +115,8 @@ def bench_ingest(lines: int, repeat: int) -> dict[str, object]:
     print(json.dumps(result, indent=2))
     print(
         f"| {lines:,} | {size_mb:,.0f} MB | {floor:.1f} s | {elapsed:.1f} s | "
-        f"{result['lines_per_s']:,} | {result['ratio_to_floor']}x | {peak_mb:,} MB |"
+        f"{result['lines_per_s']:,} | {result['ratio_to_floor']}x | {peak_mb:,} MB | "
+        f"{cpu:.1f} s |"
     )
     return result
 
