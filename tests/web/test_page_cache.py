@@ -289,3 +289,39 @@ def test_no_warm_up_unless_asked(wh: Warehouse, tmp_path: Path,
     with TestClient(app) as c:
         got = c.get("/api/warm-up", headers=token_headers(store, "root", "admin")).json()
         assert got == {"enabled": False, "ready": False, "runs": 0}
+
+
+@pytest.mark.parametrize("limits", [
+    {}, {"tenant": ["nordbank"]}, {"tenant": ["nordbank", "telesfera"]},
+    {"team": ["bank_kzn"]}])
+def test_filter_choices_from_one_query_per_source_are_those_of_one_per_dimension(
+    demo: Warehouse, limits: dict[str, list[str]]
+) -> None:
+    import threading
+
+    from callkpi.kpi import KpiQuery, QueryError, builtin_catalog
+    from callkpi.kpi.semantic import semantic_model
+    from callkpi.server.auth import Scope
+    from callkpi.server.scopes import ScopeChoice, ScopeError
+    from callkpi.server.web import data
+
+    engine = data.Engine(demo, threading.Lock(), builtin_catalog(), semantic_model(), "UTC")
+    scope = Scope.of(**limits)
+    many = [d for d, v in scope.limits.items() if len(v) > 1]
+    expected: dict[str, Any] = {}
+    for dim in data.FILTER_DIMENSIONS:  # each dimension on its own, from each source KPI
+        if dim in scope.limits:
+            expected[dim] = {"values": list(scope.limits[dim]), "all": False}
+            continue
+        values: set[str] = set()
+        for kpi in ("offered",) if dim != "site" and dim != "campaign" else (
+                ("logged_in_time",) if dim == "site" else ("dials", "leads_handled")):
+            try:
+                rows = engine.run(KpiQuery(kpis=(kpi,), by=(dim, *many)), scope)
+            except (ScopeError, ScopeChoice, QueryError):
+                continue
+            values |= {str(r[dim]) for r in rows if r[dim] is not None}
+        expected[dim] = {"values": sorted(values), "all": True}
+    got = data.filter_options(engine, scope)["dimensions"]
+    assert got == expected
+    assert len(got["agent"]["values"]) > 1

@@ -167,7 +167,8 @@ def build_scorecard(
         skipped = [k for k in shown if k not in fits]
         wanted = fits
     current = _values(wh, wanted, by, period, tz, catalog, where)
-    previous = _values(wh, wanted, by, period.previous(), tz, catalog, where)
+    # Only the rules look at the previous period: without rules it is not read.
+    previous = _values(wh, wanted, by, period.previous(), tz, catalog, where) if rules else {}
     currency = currency_of(wh)
     chains = (_chains(wh, by, list(current)) if by is not None
               else {None: subject_chain(wh, where)})

@@ -167,9 +167,15 @@ def data_days(engine: Engine, scope: Scope) -> tuple[dt.date, dt.date] | None:
     return (min(days), max(days)) if days else None
 
 
+def _kept_days(engine: Engine, scope: Scope) -> tuple[dt.date, dt.date] | None:
+    days: tuple[dt.date, dt.date] | None = engine.kept(
+        "data_days", scope, (), lambda: data_days(engine, scope))
+    return days
+
+
 def default_period(engine: Engine, scope: Scope) -> Period:
     """The month of the latest data in the scope (this month without data)."""
-    days = engine.kept("data_days", scope, (), lambda: data_days(engine, scope))
+    days = _kept_days(engine, scope)
     last = days[1] if days else dt.datetime.now(dt.UTC).date()
     return parse_period(f"{last:%Y-%m}")
 
@@ -184,24 +190,43 @@ def filter_options(engine: Engine, scope: Scope) -> dict[str, Any]:
     return engine.kept("filters", scope, (), lambda: _filter_options(engine, scope))
 
 
+def _option_values(engine: Engine, scope: Scope, kpi: str, dims: Sequence[str],
+                   many: Sequence[str]) -> dict[str, set[str]] | None:
+    """The values of each of ``dims`` among the groups of ``kpi``'s data in the scope
+    (None: this KPI's data cannot be cut so)."""
+    query = KpiQuery(kpis=(kpi,), by=tuple(dict.fromkeys((*dims, *many))), tz=engine.tz)
+    try:
+        rows = engine.run(query, scope)
+    except (ScopeError, ScopeChoice, QueryError):
+        return None
+    return {d: {str(r[d]) for r in rows if r.get(d) is not None} for d in dims}
+
+
 def _filter_options(engine: Engine, scope: Scope) -> dict[str, Any]:
+    many = [d for d, v in scope.limits.items() if len(v) > 1]
+    free = [d for d in FILTER_DIMENSIONS if d not in scope.limits]
+    found: dict[str, set[str]] = {d: set() for d in free}
+    # One query per source KPI for all the dimensions it gives the values of (each
+    # dimension's values are those of the groups by it alone); one query per dimension
+    # where that query cannot be made.
+    sources: dict[str, list[str]] = {}
+    for dim in free:
+        for kpi in _OPTION_SOURCES[dim]:
+            sources.setdefault(kpi, []).append(dim)
+    for kpi, kpi_dims in sources.items():
+        got = _option_values(engine, scope, kpi, kpi_dims, many)
+        if got is None and len(kpi_dims) > 1:
+            got = {}
+            for dim in kpi_dims:
+                got |= _option_values(engine, scope, kpi, [dim], many) or {}
+        for dim, values in (got or {}).items():
+            found[dim] |= values
     dims: dict[str, Any] = {}
     for dim in FILTER_DIMENSIONS:
         allowed = scope.limits.get(dim)
-        if allowed is not None:
-            dims[dim] = {"values": list(allowed), "all": False}
-            continue
-        values: set[str] = set()
-        for kpi in _OPTION_SOURCES[dim]:
-            many = [d for d, v in scope.limits.items() if len(v) > 1]
-            query = KpiQuery(kpis=(kpi,), by=(dim, *many), tz=engine.tz)
-            try:
-                rows = engine.run(query, scope)
-            except (ScopeError, ScopeChoice, QueryError):
-                continue  # this KPI's data cannot be limited to the scope
-            values.update(str(r[dim]) for r in rows if r.get(dim) is not None)
-        dims[dim] = {"values": sorted(values)[:MAX_OPTIONS], "all": True}
-    days = data_days(engine, scope)
+        dims[dim] = ({"values": list(allowed), "all": False} if allowed is not None
+                     else {"values": sorted(found[dim])[:MAX_OPTIONS], "all": True})
+    days = _kept_days(engine, scope)
     months: list[str] = []
     if days:
         month = days[0].replace(day=1)
@@ -247,9 +272,9 @@ def _overview(engine: Engine, scope: Scope, period: Period,
     card_rows: dict[str, dict[str, Any]] = {}
     series: dict[str, list[list[Any]]] = {k: [] for k in kpis}
     if kpis:
-        with engine.lock:
+        with engine.lock:  # the tiles show no recommendation: no rules (nor their KPIs)
             card = build_scorecard(engine.wh, period, tz=engine.tz, kpis=kpis, where=where,
-                                   catalog=engine.catalog)
+                                   catalog=engine.catalog, rules=())
         card_rows = {r["kpi"]: r for r in card.rows}
         days = engine.run(KpiQuery(kpis=tuple(kpis), grain="day", tz=engine.tz,
                                    start=period.start_datetime(), end=period.end_datetime(),

@@ -8,8 +8,9 @@ of the default month for an unscoped caller) and the most recent requests the ca
 remember (each for the same caller scope and parameters as asked), so that the next
 visitor finds them kept. It takes the reader's lock like any request, for one answer at a
 time, so requests keep being served in between; a request for an answer being computed
-waits for it instead of computing it twice. It starts over when the version changes
-while it works, and stops with the server.
+waits for it instead of computing it twice. It pauses at least as long as its last run
+took (at most half the time warming, however often data arrives), and stops with the
+server.
 
 Off unless ``CALLKPI_WARM_UP=1`` is set in the server's environment: it spends CPU on
 answers nobody may ask for.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -81,15 +83,18 @@ class Warmer:
             version = self._current()
             if version is None or version == self.warmed:
                 continue
+            started = time.monotonic()
             if self._warm(version):
                 with self._changed:
                     self.warmed = version
                     self.runs += 1
                     self._changed.notify_all()
-            else:
-                wait = 0.0  # the data changed meanwhile: start over at once
+            # At most half the time warming: with data arriving every few seconds (live
+            # events) the answers are computed again at most every other moment.
+            wait = max(self.every_s, time.monotonic() - started)
 
     def _warm(self, version: Hashable) -> bool:
+        """Compute every job once; whether the data stayed at ``version`` meanwhile."""
         try:
             jobs = [*self.seeds(), *self.recipes()]
         except Exception:  # seeds that cannot be made: the recipes alone
@@ -102,9 +107,7 @@ class Warmer:
                 job()
             except Exception:  # it fails for its caller too
                 log.debug("warm-up: an answer failed", exc_info=True)
-            if self._current() != version:
-                return False
-        return True
+        return self._current() == version
 
 
 __all__ = ["EVERY_S", "WARM_UP_ENV", "Warmer", "enabled"]
