@@ -325,3 +325,25 @@ def test_filter_choices_from_one_query_per_source_are_those_of_one_per_dimension
     got = data.filter_options(engine, scope)["dimensions"]
     assert got == expected
     assert len(got["agent"]["values"]) > 1
+
+
+def test_a_kept_answer_does_not_wait_for_another_computation(
+    served: tuple[TestClient, AuthStore], token_headers: Callable[..., dict[str, str]]
+) -> None:
+    import threading
+
+    c, store = served
+    admin = token_headers(store, "root", "admin")
+    _post(c, admin, "acme", [("a1", "q1")])
+    url = f"/api/overview?period={PERIOD}"
+    first = c.get(url, headers=admin)
+    assert first.status_code == 200
+    got: list[bytes] = []
+    lock = c.app.state.live.reader_lock  # type: ignore[attr-defined]
+    with lock:  # as a plan being computed holds it
+        asker = threading.Thread(target=lambda: got.append(c.get(url, headers=admin).content))
+        asker.start()
+        asker.join(timeout=30)
+        answered_meanwhile = not asker.is_alive()
+    asker.join()
+    assert answered_meanwhile and got == [first.content]

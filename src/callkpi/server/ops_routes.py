@@ -88,7 +88,9 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
              compute: Callable[[], Any]) -> Any:
         """``compute()``'s answer, kept per data version, caller's scope and parameters."""
         request = (what, scope_key(limits), params)
-        answer = answers.get((data_version(reader, reader_lock), *request), compute)
+        versions = getattr(app.state, "data_version", None)  # the dashboard's, lock-free
+        version = versions() if versions is not None else data_version(reader, reader_lock)
+        answer = answers.get((version, *request), compute)
         answers.remember(request, lambda: kept(what, limits, params, compute))
         return answer
 

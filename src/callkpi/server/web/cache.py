@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from callkpi.store import Warehouse
+from callkpi.store import Warehouse, fetch_one
 
 T = TypeVar("T")
 
@@ -46,6 +46,26 @@ def data_version(wh: Warehouse, lock: threading.Lock | None = None) -> tuple[Any
         return tuple(wh.sql(_VERSION_SQL)[0])
     with lock:
         return tuple(wh.sql(_VERSION_SQL)[0])
+
+
+class VersionReader:
+    """:func:`data_version` on a connection of its own (a cursor of the warehouse's), so
+    that a kept answer is served without waiting for the reader's lock, which another
+    request's computation (a plan: seconds) may hold. :meth:`close` it with the server."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self._con = wh.con.cursor()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> tuple[Any, ...]:
+        with self._lock:
+            row = fetch_one(self._con, _VERSION_SQL)
+        assert row is not None
+        return tuple(row)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
 
 
 def scope_key(limits: Mapping[str, Sequence[str]]) -> tuple[Any, ...]:
@@ -130,4 +150,5 @@ class AnswerCache:
         return value
 
 
-__all__ = ["MAX_ANSWERS", "MAX_RECIPES", "AnswerCache", "data_version", "scope_key"]
+__all__ = ["MAX_ANSWERS", "MAX_RECIPES", "AnswerCache", "VersionReader", "data_version",
+           "scope_key"]

@@ -74,9 +74,14 @@ class Engine:
     semantic: SemanticModel
     tz: str
     cache: AnswerCache = field(default_factory=AnswerCache, compare=False)
+    versions: Callable[[], tuple[Any, ...]] | None = field(default=None, compare=False)
+    """Reads the data version without the lock (a
+    :class:`callkpi.server.web.cache.VersionReader`); None: under the lock."""
 
     def version(self) -> tuple[Any, ...]:
         """The data version (:func:`callkpi.server.web.cache.data_version`)."""
+        if self.versions is not None:
+            return self.versions()
         return data_version(self.wh, self.lock)
 
     def kept(self, what: str, scope: Scope, params: tuple[Any, ...],

@@ -38,6 +38,7 @@ from callkpi.live import LiveHub
 from callkpi.server.auth import AuthFailed, AuthStore, Scope, User
 from callkpi.server.live_routes import live_scope
 from callkpi.server.web import data, warmup
+from callkpi.server.web.cache import VersionReader
 from callkpi.server.web.i18n import LANGUAGES, LOCALES, choose, messages
 
 HERE = Path(__file__).parent
@@ -102,10 +103,27 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
                    session_cookie: str) -> None:
     """Register the dashboard on ``app``; ``caller`` is its authentication dependency."""
     CallerDep = Annotated[Any, Depends(caller)]
-    engine = data.Engine(hub.reader, hub.reader_lock, catalog, semantic, hub.tz)
+    versions = VersionReader(hub.reader)
+    app.state.data_version = versions  # read by the planning and analysis routes too
+    engine = data.Engine(hub.reader, hub.reader_lock, catalog, semantic, hub.tz,
+                         versions=versions)
     app.state.page_answers = engine.cache  # the pages' answers, kept per data version
-    if warmup.enabled():
-        _warm_up(app, engine)
+    warmer = _warmer(app, engine) if warmup.enabled() else None
+    running = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        async with running(application) as state:
+            if warmer is not None:
+                warmer.start()
+            try:
+                yield state
+            finally:
+                if warmer is not None:
+                    warmer.stop()
+                versions.close()
+
+    app.router.lifespan_context = lifespan
     templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                             autoescape=select_autoescape(default=True))
     app.mount("/static", _Static(directory=HERE / "static"), name="static")
@@ -263,8 +281,8 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
                                    "rows": list(table.rows)}))
 
 
-def _warm_up(app: FastAPI, engine: data.Engine) -> None:
-    """Run a :class:`callkpi.server.web.warmup.Warmer` while the server runs: the default
+def _warmer(app: FastAPI, engine: data.Engine) -> warmup.Warmer:
+    """A :class:`callkpi.server.web.warmup.Warmer` for while the server runs: the default
     month's filter choices, overview, scorecard and page analyses of an unscoped caller at
     start and after new data, and the recent requests again after new data."""
     everyone = Scope()
@@ -286,18 +304,7 @@ def _warm_up(app: FastAPI, engine: data.Engine) -> None:
 
     warmer = warmup.Warmer(engine.version, seeds, recipes)
     app.state.warmer = warmer
-    running = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: Any) -> AsyncIterator[Any]:
-        async with running(application) as state:
-            warmer.start()
-            try:
-                yield state
-            finally:
-                warmer.stop()
-
-    app.router.lifespan_context = lifespan
+    return warmer
 
 
 __all__ = ["CSP", "PAGES", "add_web_routes"]
