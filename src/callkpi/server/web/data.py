@@ -330,7 +330,8 @@ def _scorecard(engine: Engine, scope: Scope, period: Period, filters: Mapping[st
     except ScorecardError as exc:
         raise WebError(str(exc)) from None
     recommendations = [
-        {"group": group, "rule": r.rule, "action": r.action, "kpis": list(r.kpis)}
+        {"group": group, "rule": r.rule, "action": r.action, "texts": dict(r.texts),
+         "kpis": list(r.kpis)}
         for group, found in card.recommendations.items() for r in found
     ]
     return {
