@@ -67,6 +67,15 @@ def _next_contacts_sql(customers: str | None) -> str:
               WHERE {_contact()}{only} GROUP BY ALL)"""
 
 
+def repeat_sql(entered: str = "entered_at", next_at: str = "next_contact_at") -> str:
+    """Whether a call was followed by the same customer's next within the default window
+    (the repeat-contact measure's own comparison, in days to the millisecond)."""
+    return (
+        f"coalesce(CAST(date_diff('millisecond', {entered}, {next_at}) AS DOUBLE) "
+        f"/ 86400000.0 <= {ROLLUP_REPEAT_WINDOW_DAYS}, FALSE)"
+    )
+
+
 def fill_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
     """Compute ``calls.next_contact_at`` from scratch for every call (a migration)."""
     con.execute("UPDATE calls SET next_contact_at = NULL WHERE next_contact_at IS NOT NULL")
@@ -113,18 +122,45 @@ def _refresh_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
     if not fetch_count(con, "_nc_customers"):
         con.execute("DROP TABLE _nc_customers")
         return
-    # Their contacts, in one scan of the calls; their next contacts from scratch.
+    # Their contacts, in one scan of the calls, and per call: its first visit, whether it
+    # has a visit in the changed quarter hours, the earliest stored next contact in them.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _nc_rows AS
         SELECT rowid AS row_id, {key} AS ck, call_id, entered_at, next_contact_at AS old
         FROM calls WHERE direction = 'in' AND {key} IN (SELECT ck FROM _nc_customers)""")
-    con.execute("""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _nc_calls AS
+        SELECT r.ck, r.call_id, min(r.entered_at) AS f,
+               bool_or(b.bucket_utc IS NOT NULL) AS touched,
+               min(r.old) FILTER (WHERE p.bucket_utc IS NOT NULL) AS pointed
+        FROM _nc_rows r
+        LEFT JOIN _rollup_buckets b ON {buckets_of("r.entered_at")} = b.bucket_utc
+        LEFT JOIN _rollup_buckets p ON {buckets_of("r.old")} = p.bucket_utc
+        GROUP BY r.ck, r.call_id""")
+    # Only calls from the last one before the earliest change on can get another next
+    # contact (those before it keep theirs): the lead over that suffix of each customer's
+    # calls is the lead over all of them, and a customer with thousands of calls costs
+    # no more than one with a few.
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _nc_changed AS
-        SELECT r.row_id, time_bucket(INTERVAL 15 MINUTE, r.entered_at) AS bucket_utc, n.nx
-        FROM _nc_rows r JOIN (
+        WITH lo AS (
+            SELECT ck, least(min(f) FILTER (WHERE touched), min(pointed)) AS lo
+            FROM _nc_calls GROUP BY ck
+        ), below AS (
+            SELECT c.ck, max(c.f) AS p FROM _nc_calls c JOIN lo ON c.ck = lo.ck
+            WHERE c.f < lo.lo GROUP BY c.ck
+        ), suffix AS (
+            SELECT c.ck, c.call_id, c.f FROM _nc_calls c JOIN lo ON c.ck = lo.ck
+            LEFT JOIN below ON c.ck = below.ck
+            WHERE c.f >= coalesce(below.p, lo.lo)
+        ), n AS (
             SELECT ck, call_id, lead(f) OVER (PARTITION BY ck ORDER BY f, call_id) AS nx
-            FROM (SELECT ck, call_id, min(entered_at) AS f FROM _nc_rows GROUP BY ALL)
-        ) n ON r.ck = n.ck AND r.call_id = n.call_id
+            FROM suffix
+        )
+        SELECT r.row_id, time_bucket(INTERVAL 15 MINUTE, r.entered_at) AS bucket_utc, n.nx,
+               {repeat_sql("r.entered_at", "r.old")} <> {repeat_sql("r.entered_at", "n.nx")}
+                   AS repeat_changed
+        FROM _nc_rows r JOIN n ON r.ck = n.ck AND r.call_id = n.call_id
         WHERE r.old IS DISTINCT FROM n.nx""")
     if fetch_count(con, "_nc_changed"):
         con.execute(
@@ -132,24 +168,18 @@ def _refresh_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
             "WHERE calls.rowid = n.row_id"
         )
         con.execute(
+            # The roll-up keeps only whether a call was repeated within the default window.
             "INSERT INTO _rollup_buckets SELECT DISTINCT bucket_utc FROM _nc_changed "
-            "WHERE bucket_utc NOT IN (SELECT bucket_utc FROM _rollup_buckets)"
+            "WHERE repeat_changed AND bucket_utc NOT IN (SELECT bucket_utc FROM _rollup_buckets)"
         )
     con.execute("DROP TABLE _nc_rows")
+    con.execute("DROP TABLE _nc_calls")
     con.execute("DROP TABLE _nc_changed")
     con.execute("DROP TABLE _nc_customers")
 
 
 def fetch_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-
-
-REPEAT_SQL = (
-    "coalesce(CAST(date_diff('millisecond', entered_at, next_contact_at) AS DOUBLE) "
-    f"/ 86400000.0 <= {ROLLUP_REPEAT_WINDOW_DAYS}, FALSE)"
-)
-"""Whether a call was followed by the same customer's next within the default window (the
-repeat-contact measure's own comparison, in days to the millisecond)."""
 
 
 def _level_bucket(level: RollupLevel, ts_sql: str) -> str:
@@ -186,7 +216,7 @@ def refresh(
             SELECT {buckets_of("entered_at")} AS bucket_utc, {_DIMS},
                    transferred, escalated, resolved,
                    coalesce(customer_id, caller) IS NOT NULL AS customer_known,
-                   {REPEAT_SQL} AS repeat_contact,
+                   {repeat_sql()} AS repeat_contact,
                    wait_s < {ROLLUP_SHORT_ABANDON_S} AS wait_lt_short,
                    wait_s <= {ROLLUP_ANSWER_THRESHOLD_S} AS wait_le_threshold,
                    count(*) AS n,
