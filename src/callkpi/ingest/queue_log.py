@@ -175,10 +175,6 @@ def _data_sql(layout: Layout, ended: bool = False) -> str:
 # -- SQL building blocks ------------------------------------------------------------------
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _event_key(time_sql: str, data_sql: str) -> str:
     """The journal's key: a hash of the line's content (its time in UTC)."""
     return f"hash({time_sql}, callid, queue, agent, event, {data_sql})"
@@ -603,13 +599,10 @@ def _visit_aggregates(order: str) -> str:
         {first("extra_s", "event = 'WRAPUPSTART'")} AS acw_s"""
 
 
-def _visit_events_sql(lo: str, hi: str) -> str:
+def _visit_events_sql() -> str:
     """The visit events of the callids in ``ql_touched_calls``, with their part in a visit
     and their numbers read by event type (``ql_ev``), and ``cid``, a number per callid
-    (cheaper to group and join by than the callid). ``lo`` and ``hi`` are the least and
-    greatest of those callids (SQL literals): the scan skips the journal's row groups
-    outside them (Asterisk's uniqueids start with the epoch, so a few recent calls touch
-    only the newest row groups)."""
+    (cheaper to group and join by than the callid)."""
     transfer_target = """CASE
         WHEN e.event IN ('TRANSFER', 'BLINDTRANSFER') THEN e.data[1] ||
              CASE WHEN coalesce(e.data[2], '') <> '' THEN '@' || e.data[2] ELSE '' END
@@ -634,8 +627,7 @@ def _visit_events_sql(lo: str, hi: str) -> str:
                         ELSE 0 END AS shift
             FROM queue_log_events e
             JOIN (SELECT callid, row_number() OVER () AS cid FROM ql_touched_calls) t
-              ON e.callid = t.callid
-            WHERE e.callid BETWEEN {lo} AND {hi}) e
+              ON e.callid = t.callid) e
       JOIN {_visit_event_spec()} ON e.event = s.event
     """
 
@@ -835,16 +827,13 @@ def rebuild_calls(con: duckdb.DuckDBPyConnection, *, force_window: bool = False)
         f"{rollup.buckets_of('entered_at')} AS b FROM calls WHERE source = '{SOURCE}' AND {touched}"
     )
     con.execute(f"DELETE FROM calls WHERE source = '{SOURCE}' AND {touched}")
-    lo, hi, with_dids = fetch_one(
+    calls, with_dids = fetch_one(
         con,
-        "SELECT min(callid), max(callid), EXISTS (SELECT 1 FROM queue_log_events "
-        "WHERE event = 'DID') FROM ql_touched_calls",
-    ) or (None, None, False)
-    if lo is not None:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE ql_ev AS "
-            f"{_visit_events_sql(_literal(lo), _literal(hi))}"
-        )
+        "SELECT count(*), EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID') "
+        "FROM ql_touched_calls",
+    ) or (0, False)
+    if calls:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE ql_ev AS {_visit_events_sql()}")
         con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), force_window))
         con.execute("DROP TABLE ql_ev")
     dispositions.apply(con, "ql_touched_calls", "callid", refresh_rollup=False)
