@@ -9,6 +9,7 @@ DuckDB without a Python object per line.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 from collections.abc import Iterator
@@ -51,6 +52,8 @@ class LineChunk:
     """The last line has no newline yet; it is not counted in the resume point."""
     has_cr: bool = False
     """Some line ends in CRLF (every line ends in LF in ``lines``)."""
+    line_end: str | None = None
+    """Every line ends in this character instead of its LF (see :func:`split_lines`)."""
 
     @property
     def num_lines(self) -> int:
@@ -109,47 +112,39 @@ def save_state(con: duckdb.DuckDBPyConnection, source: str, path: Path, state: F
     )
 
 
-def split_lines(data: bytes, first_line: int) -> tuple[pa.Table, tuple[int, ...]]:
+def split_lines(
+    data: bytes | bytearray | memoryview, first_line: int, line_end: str | None = None
+) -> tuple[pa.Table, tuple[int, ...]]:
     """Split ``data`` (complete lines, the last one possibly without a newline) into a
-    table of ``line_no`` and ``line``; every line keeps (or gets) its final newline.
-    Invalid UTF-8 is replaced by U+FFFD and reported."""
+    table of ``line_no`` and ``line``; every line keeps (or gets) its final newline, or,
+    with ``line_end`` (one ASCII character), ends in that instead: a line ending in its
+    field delimiter splits into its fields and one empty last field, without a copy of
+    every line to cut its newline off. A writable ``data`` (a bytearray) is changed in
+    place and used without a copy. Invalid UTF-8 is replaced by U+FFFD and reported."""
     bad: tuple[int, ...] = ()
-    if data and not data.endswith(b"\n"):
-        data += b"\n"
+    view = memoryview(data)
+    if len(view) and view[-1] != 10:
+        view = memoryview(bytes(view) + b"\n")
     try:
-        data.decode("utf-8")
+        codecs.utf_8_decode(view, "strict", True)
     except UnicodeDecodeError:
-        data, bad = _repair_utf8(data, first_line)
-    buf = np.frombuffer(data, dtype=np.uint8)
+        repaired, bad = _repair_utf8(bytes(view), first_line)
+        view = memoryview(repaired)
+    if line_end is not None and view.readonly:
+        view = memoryview(bytearray(view))
+    buf = np.frombuffer(view, dtype=np.uint8)
     newlines = np.flatnonzero(buf == 10)
+    if line_end is not None:
+        buf[newlines] = ord(line_end)
     ends = newlines + 1
     offsets = np.concatenate(([0], ends)).astype(np.int64)
     n = len(offsets) - 1
-    lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+    lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(view))
     # from_buffers, not pa.array: no copy, and no pandas import on the first call.
     numbers = pa.Int64Array.from_buffers(
         pa.int64(), n, [None, pa.py_buffer(np.arange(first_line, first_line + n, dtype=np.int64))]
     )
     return pa.table({"line_no": numbers, "line": lines}), bad
-
-
-def with_line_ends(lines: pa.Table, end: str) -> pa.Table:
-    """``lines`` (from :func:`split_lines`) with each line's final newline replaced by
-    ``end``, one ASCII character: a line ending in the field delimiter splits into its
-    fields and one empty last field, without first cutting the newline off (a copy of
-    every line)."""
-    column = lines.column("line").combine_chunks()
-    _, offsets, data = column.buffers()
-    if data is None or len(column) == 0:
-        return lines
-    first = column.offset + 1
-    ends = np.frombuffer(offsets, dtype=np.int64)[first : first + len(column)]
-    out = np.frombuffer(data, dtype=np.uint8).copy()
-    out[ends - 1] = ord(end)
-    replaced = pa.LargeStringArray.from_buffers(
-        len(column), offsets, pa.py_buffer(out), offset=column.offset
-    )
-    return lines.set_column(lines.schema.get_field_index("line"), "line", replaced)
 
 
 def _repair_utf8(data: bytes, first_line: int) -> tuple[bytes, tuple[int, ...]]:
@@ -170,6 +165,7 @@ def read_chunks(
     *,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     include_unterminated: bool = True,
+    line_end: str | None = None,
 ) -> Iterator[LineChunk]:
     """Yield the file's lines after ``start`` in chunks of about ``batch_bytes``.
 
@@ -177,6 +173,9 @@ def read_chunks(
     export) and held back otherwise (a log being written: it is read once complete).
     Offsets only ever advance past newline-terminated lines, so a held-back or
     unterminated line is read again next time and its duplicate is recognised by content.
+    ``line_end``: lines end in it instead of LF (see :func:`split_lines`), in chunks
+    without CR (``LineChunk.line_end`` says which). Each chunk's bytes are copied once,
+    from the file into the chunk's own buffer.
     """
     offset, line_no = start.byte_offset, start.lines_read + 1
     with path.open("rb") as fh:
@@ -185,13 +184,17 @@ def read_chunks(
         while True:
             block = fh.read(batch_bytes)
             at_eof = len(block) < batch_bytes
-            data = carry + block
+            data = bytearray(carry)
+            data += block
+            del block
             if not data:
                 return
             cut = data.rfind(b"\n") + 1
-            complete, carry = data[:cut], data[cut:]
+            has_cr = data.find(b"\r") >= 0
+            end = None if has_cr else line_end
+            carry = bytes(data[cut:])
             if at_eof and carry and include_unterminated:
-                lines, bad = split_lines(complete + carry, line_no)
+                lines, bad = split_lines(data, line_no, end)
                 yield LineChunk(
                     lines,
                     line_no,
@@ -199,12 +202,19 @@ def read_chunks(
                     offset + cut,
                     bad,
                     unterminated=True,
-                    has_cr=b"\r" in complete or b"\r" in carry,
+                    has_cr=has_cr,
+                    line_end=end,
                 )
                 return
-            if complete:
-                lines, bad = split_lines(complete, line_no)
-                yield LineChunk(lines, line_no, offset, offset + cut, bad, has_cr=b"\r" in complete)
+            if cut:
+                if cut < len(data):
+                    del data[cut:]  # the carry: truncating a bytearray does not copy it
+                has_cr = data.find(b"\r") >= 0
+                end = None if has_cr else line_end
+                lines, bad = split_lines(data, line_no, end)
+                yield LineChunk(
+                    lines, line_no, offset, offset + cut, bad, has_cr=has_cr, line_end=end
+                )
                 offset += cut
                 line_no += lines.num_rows
             if at_eof:

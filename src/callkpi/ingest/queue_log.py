@@ -352,17 +352,17 @@ class _Batch:
         pass over the lines; the raw text is kept only for rejected lines)."""
         con, layout = self.con, self.layout
         header = layout.header_line or 0
-        # Pipe-delimited lines ending in LF get a '|' for their LF instead: they split into
-        # their fields plus an empty last one, and no line is copied to cut its end off.
-        ended = layout.delimiter == "|" and not chunk.has_cr
+        # Pipe-delimited lines are read with a '|' for their LF (files.read_chunks): they
+        # split into their fields plus an empty last one, and no line is copied to cut its
+        # end off.
+        ended = layout.delimiter == "|" and chunk.line_end == "|"
+        table = chunk.lines
         if ended:
-            table = files.with_line_ends(chunk.lines, "|")
             lines = (
                 "SELECT line_no, line AS raw, string_split(line, '|') AS fields FROM "
                 f"ql_lines WHERE line_no <> {header} AND line <> '|'"
             )
         else:
-            table = chunk.lines
             # Every line ends in LF; cutting one character is much cheaper than rtrim.
             raw = "rtrim(line, chr(13) || chr(10))" if chunk.has_cr else "line[:-2]"
             lines = (
@@ -916,6 +916,11 @@ def settle_sessions(wh: Warehouse) -> int:
 # -- public API ---------------------------------------------------------------------------
 
 
+def _line_end(layout: Layout) -> str | None:
+    """What pipe-delimited lines are read ending in (see :meth:`_Batch.parse`)."""
+    return "|" if layout.delimiter == "|" else None
+
+
 def _load_chunk(
     wh: Warehouse,
     path: Path,
@@ -998,7 +1003,9 @@ def ingest(
     report = IngestReport(SOURCE, str(resolved))
     settle_sessions(wh)
     try:
-        for chunk in files.read_chunks(resolved, start, batch_bytes=options.batch_bytes):
+        for chunk in files.read_chunks(
+            resolved, start, batch_bytes=options.batch_bytes, line_end=_line_end(layout)
+        ):
             try:
                 report.merge(_load_chunk(wh, resolved, layout, options, chunk, start.head_hash))
             except StrictRejected as exc:
@@ -1043,7 +1050,11 @@ def follow(
             layout = detect_layout(resolved)
         got = False
         for chunk in files.read_chunks(
-            resolved, start, batch_bytes=options.batch_bytes, include_unterminated=False
+            resolved,
+            start,
+            batch_bytes=options.batch_bytes,
+            include_unterminated=False,
+            line_end=_line_end(layout),
         ):
             got = True
             with guard:
