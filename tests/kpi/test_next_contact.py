@@ -81,15 +81,17 @@ def _calls_row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _delete(wh: Warehouse, keys: list[tuple[int, int]]) -> None:
-    """Delete calls rows and refresh their quarter hours, as the queue_log writer does."""
+    """Delete calls rows and refresh the quarter hours of their calls, as the writers do."""
     with wh.transaction() as con:
         con.execute("CREATE OR REPLACE TEMP TABLE gone (call_id VARCHAR, segment INTEGER)")
         for call, segment in keys:
             con.execute("INSERT INTO gone VALUES (?, ?)", [f"c{call}", segment])
         match = "(call_id, segment) IN (SELECT (call_id, segment) FROM gone)"
+        # the quarter hours of every row of the calls concerned, the rows kept too (the
+        # contract of rollup.refresh; queue_log rebuilds whole calls)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE old_b AS SELECT {rollup.buckets_of('entered_at')} AS b "
-            f"FROM calls WHERE {match}"
+            f"FROM calls WHERE call_id IN (SELECT call_id FROM gone)"
         )
         con.execute(f"DELETE FROM calls WHERE {match}")
         rollup.refresh(con, "SELECT b FROM old_b")

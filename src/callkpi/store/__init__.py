@@ -254,11 +254,14 @@ class Warehouse:
                 f'SELECT count(*) FROM {view} n WHERE EXISTS (SELECT 1 FROM "{table}" o '
                 f'WHERE {key_match}) AND NOT EXISTS (SELECT 1 FROM "{table}" o WHERE {same_row})',
             )
-            if table == "calls":  # the quarter hours of replaced rows change too
+            if table == "calls":
+                # The quarter hours of every stored row of the calls loaded: the replaced
+                # rows' old ones change, and a call's other rows may get another next
+                # contact (rollup.refresh's contract).
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE _calls_old_buckets AS SELECT "
-                    f"{rollup.buckets_of('o.entered_at')} AS b FROM calls o WHERE EXISTS "
-                    f"(SELECT 1 FROM {view} n WHERE {key_match})"
+                    f"{rollup.buckets_of('o.entered_at')} AS b FROM calls o "
+                    f"WHERE o.call_id IN (SELECT call_id FROM {view})"
                 )
             if replace_changed and changed:
                 con.execute(

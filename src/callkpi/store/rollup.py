@@ -190,10 +190,13 @@ def refresh(
     con: duckdb.DuckDBPyConnection, buckets_query: str, *, next_contacts: bool = True
 ) -> None:
     """Recompute the roll-up rows of the quarter hours ``buckets_query`` returns (one
-    column of UTC quarter-hour starts: those of the calls rows deleted, inserted or
-    changed), at every level, after bringing ``calls.next_contact_at`` up to date for the
-    customers concerned (unless not ``next_contacts``: already current). Runs inside the
-    caller's transaction."""
+    column of UTC quarter-hour starts: those of every row, old and new, of each call
+    whose rows were deleted, inserted or changed: a writer that changes some rows of a
+    call and keeps others passes the kept rows' quarter hours too, since the call's first
+    visit, and so its place among the customer's calls, may have moved), at every level,
+    after bringing ``calls.next_contact_at`` up to date for the customers concerned
+    (unless not ``next_contacts``: already current). Runs inside the caller's
+    transaction."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _rollup_buckets AS "
         f"SELECT DISTINCT b AS bucket_utc FROM ({buckets_query}) q(b) "
