@@ -23,7 +23,7 @@ env: $(VENV)/.synced
 
 ## The demo contact center: generate, ingest, print its KPIs, then serve the API and dashboard.
 run: env
-	$(VENV)/bin/callkpi demo --db demo.duckdb --fresh --serve
+	CALLKPI_WARM_UP=1 $(VENV)/bin/callkpi demo --db demo.duckdb --fresh --serve
 
 ## The whole test suite (and the linters: main stays clean). The browser tests drive
 ## Debian's Chromium (installed here when missing; Playwright never downloads a browser).
