@@ -87,12 +87,11 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
     def kept(what: str, limits: Mapping[str, Sequence[str]], params: tuple[Any, ...],
              compute: Callable[[], Any]) -> Any:
         """``compute()``'s answer, kept per data version, caller's scope and parameters."""
-        request = (what, scope_key(limits), params)
+        return answers.kept(version, (what, scope_key(limits), params), compute)
+
+    def version() -> tuple[Any, ...]:
         versions = getattr(app.state, "data_version", None)  # the dashboard's, lock-free
-        version = versions() if versions is not None else data_version(reader, reader_lock)
-        answer = answers.get((version, *request), compute)
-        answers.remember(request, lambda: kept(what, limits, params, compute))
-        return answer
+        return versions() if versions is not None else data_version(reader, reader_lock)
 
     def unscoped(user: User, what: str, roles: tuple[str, ...] | None = None) -> None:
         if roles is not None and user.role not in roles:

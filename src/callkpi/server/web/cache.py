@@ -117,6 +117,14 @@ class AnswerCache:
         with self._lock:
             return list(reversed(self._recipes.values()))
 
+    def kept(self, version: Callable[[], Hashable], request: tuple[Any, ...],
+             compute: Callable[[], T]) -> T:
+        """``compute()``'s answer to ``request`` (a key without the data version), kept for
+        the current ``version()``; the request is remembered for :meth:`recipes`."""
+        answer = self.get((version(), *request), compute)
+        self.remember(request, lambda: self.kept(version, request, compute))
+        return answer
+
     def _lookup(self, key: Hashable) -> tuple[bool, Any]:
         with self._lock:
             if key in self._answers:

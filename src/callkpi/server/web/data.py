@@ -87,10 +87,8 @@ class Engine:
     def kept(self, what: str, scope: Scope, params: tuple[Any, ...],
              compute: Callable[[], Any]) -> Any:
         """``compute()``'s answer, kept per data version, caller's scope and parameters."""
-        request = (what, scope_key(scope.limits), self.tz, params)
-        answer = self.cache.get((self.version(), *request), compute)
-        self.cache.remember(request, lambda: self.kept(what, scope, params, compute))
-        return answer
+        return self.cache.kept(self.version, (what, scope_key(scope.limits), self.tz, params),
+                               compute)
 
     def run(self, query: KpiQuery, scope: Scope) -> list[dict[str, Any]]:
         """Rows of ``query`` limited to ``scope`` (the server's scope check)."""
