@@ -15,12 +15,20 @@ a ratio divides sums at the requested grain, and a zero denominator gives null.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import duckdb
 import ibis
+import ibis.expr.schema as sch
 import ibis.expr.types as ir
+import pyarrow as pa
+from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
 from callkpi import timezones
 from callkpi.kpi import buckets, calendar, formula
@@ -113,6 +121,56 @@ class _Plan:
     keys: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """A roll-up level that answers a query's calls measures (see
+    :meth:`Compiler._rollup_choice`): alone, or for the runs of whole UTC days with
+    ``fine`` for the rest of the range."""
+
+    level: RollupLevel
+    measures: list[Measure]
+    fine: RollupLevel | None = None
+    columns: tuple[str, ...] = ()
+    runs: tuple[tuple[dt.datetime, dt.datetime], ...] = ()
+
+    def shape(self) -> tuple[Any, ...]:
+        return (self.level.table, None if self.fine is None else self.fine.table, len(self.runs))
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A query shape's SQL with ``$n`` parameters for its values: ``slots[n - 1]`` names
+    the nth (see :meth:`Compiler._value`); the calendar, if any, is read from the table
+    named ``calendar`` in the SQL, registered afresh for each run."""
+
+    sql: str
+    slots: tuple[str, ...]
+    calendar: str | None
+    schema: sch.Schema
+    keys: tuple[str, ...]
+    semantic: SemanticModel
+
+
+CACHE_SIZE = 256
+"""How many query shapes' SQL :meth:`Compiler.run` keeps (least recently used first out)."""
+_cache: OrderedDict[tuple[Any, ...], _Compiled] = OrderedDict()
+_cache_lock = threading.Lock()
+_cache_stats = {"hits": 0, "misses": 0}
+
+
+def clear_cache() -> None:
+    """Forget every kept query shape (and the hit and miss counts)."""
+    with _cache_lock:
+        _cache.clear()
+        _cache_stats.update(hits=0, misses=0)
+
+
+def cache_info() -> dict[str, int]:
+    """How many shapes are kept, and how many runs found theirs (hits) or compiled."""
+    with _cache_lock:
+        return {"size": len(_cache), **_cache_stats}
+
+
 # What the calls roll-up can stand in for: flag columns (or, on the coarser levels, flag
 # counts) for the default thresholds, and the stored sums and maximum.
 _ROLLUP_FLAGS = {
@@ -148,6 +206,11 @@ _ROLLUP_SUMS = {
     "handle_s": "handle_s_sum",
 }
 _ROLLUP_FLAG_COLUMNS = {"transferred", "escalated", "resolved"}
+# The parameters whose default value lets a roll-up level answer (its flags and counts
+# are stored for that value): whether a query's value is the default is part of its shape.
+_ROLLUP_PARAM_DEFAULTS = {key[2]: default for key, (_, _, default) in _ROLLUP_FLAGS.items()} | {
+    key[2]: default for key, (_, default) in _ROLLUP_COUNT_OF.items() if default is not None
+}
 _AGENT_JOIN = Join(table="agents", key="agent", dimensions=("team", "supervisor"))
 _ROLLUP_MODELS = {
     level.table: TableModel(
@@ -172,15 +235,23 @@ class Compiler:
         *,
         use_rollup: bool = True,
         rollup_levels: Sequence[str] | None = None,
+        cached: bool = True,
     ) -> None:
         """``rollup_levels``: the roll-up tables a query may use (default: all of them;
-        tests and benchmarks name one to check or time it)."""
+        tests and benchmarks name one to check or time it). ``cached``: :meth:`run` keeps
+        the compiled SQL of each query shape and reruns it with other values (see
+        :class:`_Compiled`); False compiles every query afresh through Ibis."""
         self.wh = wh
         self.catalog = catalog or builtin_catalog()
         self.semantic = semantic or semantic_model()
         self.use_rollup = use_rollup
         self.rollup_levels = None if rollup_levels is None else frozenset(rollup_levels)
+        self.cached = cached
         self._spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+        self._plan_now: _Plan | None = None
+        self._tokens: dict[str, str] | None = None  # slot name -> its token in the SQL
+        self._choices: dict[tuple[str, str], _Choice | None] = {}
+        self._calendar_name: str | None = None
 
     # -- planning -------------------------------------------------------------------------
 
@@ -249,6 +320,51 @@ class Compiler:
                 except ValueError as exc:
                     raise QueryError(str(exc)) from None
         return params
+
+    # -- values -------------------------------------------------------------------------
+
+    def _value(self, plan: _Plan, name: str) -> Any:
+        """The value of a named slot for ``plan``: ``start``/``end`` (the bounds, UTC),
+        ``lo``/``hi`` (the queried range), ``where:N`` (the Nth where value, as text),
+        ``param:NAME`` (a numeric parameter), ``run:N:a``/``run:N:b`` (the Nth run of
+        whole days a day roll-up level answers for)."""
+        kind, _, rest = name.partition(":")
+        if kind == "start":
+            return plan.start
+        if kind == "end":
+            return plan.end
+        if kind in ("lo", "hi"):
+            return self._range(plan)[0 if kind == "lo" else 1]
+        if kind == "where":
+            return str(plan.query.where[int(rest)][1])
+        if kind == "param":
+            return float(plan.params[rest])
+        if kind == "run":
+            choice = self._choices.get(("calls", "entered_at"))
+            assert choice is not None
+            index, side = rest.split(":")
+            return choice.runs[int(index)][0 if side == "a" else 1]
+        raise AssertionError(name)
+
+    def _slot(self, name: str, dtype: str) -> ir.Value:
+        """A value of the query as an Ibis literal: the value itself, or (when compiling
+        for the cache) a token that becomes a bound parameter of the kept SQL."""
+        assert self._plan_now is not None
+        if self._tokens is None:
+            return ibis.literal(self._value(self._plan_now, name), type=dtype)
+        token = self._tokens.get(name)
+        if token is None:
+            token = self._tokens[name] = f"callkpi_slot_{uuid.uuid4().hex}"
+        literal = ibis.literal(token)
+        return literal if dtype == "string" else literal.cast(dtype)
+
+    def _param(self, params: Mapping[str, ParamValue], name: str) -> Any:
+        """A parameter's value in an expression: numbers are slots, text (a variant's
+        name, part of the query's shape) a literal."""
+        value = params[name]
+        if isinstance(value, str) or self._plan_now is None or params is not self._plan_now.params:
+            return value
+        return self._slot(f"param:{name}", "float64")
 
     # -- building blocks ------------------------------------------------------------------
 
@@ -367,7 +483,7 @@ class Compiler:
             return col.isnull()
         if f.op == "is not null":
             return col.notnull()
-        value = params[f.param] if f.param is not None else f.value
+        value = self._param(params, f.param) if f.param is not None else f.value
         ops = {
             "=": lambda: col == value,
             "!=": lambda: col != value,
@@ -452,14 +568,17 @@ class Compiler:
             t = t.mutate(_time=self._ts(t, model, time_col, q.tz, self._range(plan)))
             time_col = "_time"
         ts = t[time_col]
-        start, end = plan.start, plan.end
-        if model.reference and (start is None or end is None):
+        bounds = (
+            ("start" if plan.start is not None else None),
+            ("end" if plan.end is not None else None),
+        )
+        if model.reference and None in bounds:
             # Reference rows reach far back (customers since 1998): keep the activity's period.
-            start, end = self._range(plan)
-        if start is not None:
-            t = t.filter(ts >= start)
-        if end is not None:
-            t = t.filter(ts < end)
+            bounds = ("lo", "hi")
+        if bounds[0] is not None:
+            t = t.filter(ts >= self._slot(bounds[0], "timestamp"))
+        if bounds[1] is not None:
+            t = t.filter(ts < self._slot(bounds[1], "timestamp"))
         common = _common_filters(measures)
         if common:
             t = t.filter(self._where(t, common, plan.params))
@@ -478,8 +597,8 @@ class Compiler:
                 keys[BUCKET] = buckets.bucket(t["_local"], q.grain)
                 if q.grain in buckets.SUB_DAY:
                     keys[OFFSET] = t["_offset"].cast("int32")
-        for dim, value in q.where:
-            t = t.filter(t[dim].cast("string") == str(value))
+        for i, (dim, _) in enumerate(q.where):
+            t = t.filter(t[dim].cast("string") == self._slot(f"where:{i}", "string"))
         for dim in q.by:
             keys[dim] = t[dim]
         common_keys = {f.key() for f in common}
@@ -518,16 +637,17 @@ class Compiler:
         start = self._ts(t, model, model.time, q.tz, (lo, hi))
         end = self._ts(t, model, model.end, q.tz, (lo, hi), inclusive_end=True)
         t = t.mutate(_s=start, _e=end)
-        t = t.filter(t["_s"] < ibis.timestamp(hi), t["_e"].isnull() | (t["_e"] >= lo))
+        lo_v, hi_v = self._slot("lo", "timestamp"), self._slot("hi", "timestamp")
+        t = t.filter(t["_s"] < hi_v, t["_e"].isnull() | (t["_e"] >= lo_v))
         t = t.mutate(
-            _s_clip=ibis.greatest(t["_s"], ibis.timestamp(lo)),
-            _e_clip=ibis.least(ibis.coalesce(t["_e"], ibis.timestamp(hi)), ibis.timestamp(hi)),
+            _s_clip=ibis.greatest(t["_s"], lo_v),
+            _e_clip=ibis.least(ibis.coalesce(t["_e"], hi_v), hi_v),
         )
         common = _common_filters(measures)
         if common:
             t = t.filter(self._where(t, common, plan.params))
-        for dim, value in q.where:
-            t = t.filter(t[dim].cast("string") == str(value))
+        for i, (dim, _) in enumerate(q.where):
+            t = t.filter(t[dim].cast("string") == self._slot(f"where:{i}", "string"))
         # A span ending exactly at a bucket's start is still active at that instant (it
         # ends there); only counts of active spans need such a bucket.
         counts_active = any(
@@ -580,24 +700,47 @@ class Compiler:
     # -- KPIs -----------------------------------------------------------------------------
 
     def compile(self, query: KpiQuery) -> tuple[ir.Table, list[str]]:
+        """The query as one Ibis expression (its values as literals), and its keys."""
         plan = self._plan(query)
-        needs_calendar = (
-            query.grain != "all"
+        self._start(plan, tokens=None)
+        return self._build(plan)
+
+    def _start(self, plan: _Plan, *, tokens: dict[str, str] | None) -> None:
+        self._plan_now = plan
+        self._tokens = tokens
+        self._choices = {}
+
+    def _needs_calendar(self, plan: _Plan) -> bool:
+        return (
+            plan.query.grain != "all"
             or any(m.is_interval for m in plan.measures.values())
             or any(
                 isinstance(k, DerivedKpi) and PERIOD_S in formula.parse(k.expression).names
                 for k in plan.kpis
             )
         )
-        cal = None
-        if needs_calendar:
-            lo, hi = self._range(plan)
-            cal = ibis.memtable(calendar.to_arrow(calendar.buckets(query.grain, query.tz, lo, hi)))
+
+    def _calendar(self, plan: _Plan) -> pa.Table:
+        lo, hi = self._range(plan)
+        return calendar.to_arrow(calendar.buckets(plan.query.grain, plan.query.tz, lo, hi))
+
+    def _groups(self, plan: _Plan) -> dict[tuple[str, str | None], list[Measure]]:
+        """The measures by table and time column (None: interval measures)."""
         groups: dict[tuple[str, str | None], list[Measure]] = {}
         for m in plan.measures.values():
             model = self.semantic.tables[m.table]
             key = (m.table, None if m.is_interval else (m.time or model.time))
             groups.setdefault(key, []).append(m)
+        return groups
+
+    def _build(self, plan: _Plan) -> tuple[ir.Table, list[str]]:
+        query = plan.query
+        cal = None
+        self._calendar_name = None
+        if self._needs_calendar(plan):
+            cal = ibis.memtable(self._calendar(plan))
+            self._calendar_name = cal.op().name  # the kept SQL reads it by this name
+        groups = self._groups(plan)
         parts = []
         for (table, time_col), ms in groups.items():
             model = self.semantic.tables[table]
@@ -664,16 +807,31 @@ class Compiler:
     def _from_rollup(
         self, plan: _Plan, table: str, time_col: str, measures: Sequence[Measure]
     ) -> tuple[TableModel, list[Measure], ir.Table | None] | None:
-        """The first roll-up level (fewest rows first) that can answer these measures, the
-        measures rewritten over it, and the rows to read when they are not the level's
-        table; None when none can (a dimension none keeps, a non-default threshold, a
-        quantile, a range or zone that splits their buckets).
+        """The roll-up level chosen by :meth:`_rollup_choice`, the measures rewritten over
+        it, and the rows to read when they are not the level's table."""
+        choice = self._rollup_choice(plan, table, time_col, measures)
+        if choice is None:
+            return None
+        rows = None
+        if choice.fine is not None:
+            rows = self._union_days(choice.level, choice.fine, choice.columns, len(choice.runs))
+        return _ROLLUP_MODELS[choice.level.table], choice.measures, rows
+
+    def _rollup_choice(
+        self, plan: _Plan, table: str, time_col: str, measures: Sequence[Measure]
+    ) -> _Choice | None:
+        """The first roll-up level (fewest rows first) that can answer these measures;
+        None when none can (a dimension none keeps, a non-default threshold, a quantile, a
+        range or zone that splits their buckets). Decided in Python (no Ibis), once per
+        query: the kept SQL's shape depends on it.
 
         A day level whose days do not all fit the query (a zone with an offset, bounds
         within a day) still answers for the days that lie whole in one of the query's
         buckets, with the rest of the range read from a quarter-hour level."""
         if not self.use_rollup or table != "calls" or time_col != "entered_at":
             return None
+        if (table, time_col) in self._choices:
+            return self._choices[(table, time_col)]
         existing = self.wh.existing_tables()
         levels = [
             level
@@ -681,6 +839,7 @@ class Compiler:
             if level.table in existing
             and (self.rollup_levels is None or level.table in self.rollup_levels)
         ]
+        choice = None
         for i, level in enumerate(levels):
             rewritten = _rewrite_for_level(plan, level, measures)
             if rewritten is None:
@@ -690,11 +849,14 @@ class Compiler:
             ):
                 continue  # an older file, read as it is: no repeat counts
             if self._level_fits(plan, level):
-                return _ROLLUP_MODELS[level.table], rewritten, None
+                choice = _Choice(level, rewritten)
+                break
             mixed = self._whole_days_and_the_rest(plan, level, rewritten, levels[i + 1 :])
             if mixed is not None:
-                return _ROLLUP_MODELS[level.table], rewritten, mixed
-        return None
+                choice = _Choice(level, rewritten, *mixed)
+                break
+        self._choices[(table, time_col)] = choice
+        return choice
 
     def _whole_days_and_the_rest(
         self,
@@ -702,10 +864,11 @@ class Compiler:
         level: RollupLevel,
         measures: Sequence[Measure],
         finer: Sequence[RollupLevel],
-    ) -> ir.Table | None:
-        """The rows of a day level for the UTC days that lie whole in one bucket of the
-        query (and in one local day when cut by weekday), with the quarter hours of the
-        rest from the first finer level that fits the query, in the day level's columns."""
+    ) -> tuple[RollupLevel, tuple[str, ...], tuple[tuple[dt.datetime, dt.datetime], ...]] | None:
+        """For a day level: the first finer level that fits the query, the columns to read
+        from both, and the runs of consecutive UTC days (as [start, end)) that lie whole in
+        one bucket of the query (and in one local day when cut by weekday); the day level
+        answers for those, the finer one for the rest."""
         q = plan.query
         needed = {*q.by, *(d for d, _ in q.where)}
         if level.seconds != _DAY_S or "hour_of_day" in needed or q.grain in _GRAIN_S:
@@ -732,14 +895,20 @@ class Compiler:
         dims = {d for d in needed if d not in DERIVED_DIMENSIONS and d not in joined}
         if needed & joined:
             dims.add("agent")
-        columns = ["bucket_utc", *sorted(dims | _columns_of(measures))]
+        columns = ("bucket_utc", *sorted(dims | _columns_of(measures)))
         for fine in finer:
             if fine.seconds >= _DAY_S or not self._level_fits(plan, fine):
                 continue
             stored = {"bucket_utc", *fine.dimensions, "n", *ROLLUP_COUNTS, *_ROLLUP_SUMS.values()}
             if not {*columns} <= {*stored, "wait_s_max"}:
                 continue
-            return self._union_days(level, fine, columns, whole)
+            runs: list[tuple[dt.datetime, dt.datetime]] = []  # consecutive whole days
+            for d in whole:
+                if runs and runs[-1][1] == d:
+                    runs[-1] = (runs[-1][0], d + day)
+                else:
+                    runs.append((d, d + day))
+            return fine, columns, tuple(runs)
         return None
 
     def _union_days(
@@ -747,17 +916,15 @@ class Compiler:
         level: RollupLevel,
         fine: RollupLevel,
         columns: Sequence[str],
-        whole: Sequence[dt.datetime],
+        n_runs: int,
     ) -> ir.Table:
-        """The day level's rows of the ``whole`` days and the finer level's rows of the
-        other days, in ``columns`` (the query's bounds are applied to both later)."""
-        day = dt.timedelta(days=1)
-        runs: list[list[dt.datetime]] = []  # consecutive whole days as [start, end)
-        for d in whole:
-            if runs and runs[-1][1] == d:
-                runs[-1][1] = d + day
-            else:
-                runs.append([d, d + day])
+        """The day level's rows of the runs of whole days (slots ``run:N:a``/``run:N:b``)
+        and the finer level's rows of the other days, in ``columns`` (the query's bounds
+        are applied to both later)."""
+        runs = [
+            (self._slot(f"run:{i}:a", "timestamp"), self._slot(f"run:{i}:b", "timestamp"))
+            for i in range(n_runs)
+        ]
         coarse = self.wh.table(level.table)
         coarse = coarse.filter(
             _any_of([(coarse.bucket_utc >= a) & (coarse.bucket_utc < b) for a, b in runs])
@@ -909,7 +1076,8 @@ class Compiler:
                 if name == PERIOD_S:
                     return t[PERIOD]
                 if name in plan.params:
-                    return ibis.literal(plan.params[name])
+                    value = self._param(plan.params, name)
+                    return value if isinstance(value, ir.Value) else ibis.literal(value)
                 raise formula.FormulaError(kpi.expression, f"unknown name {name!r}", name)
 
             return formula.to_ibis(formula.parse(kpi.expression), resolve)
@@ -917,9 +1085,144 @@ class Compiler:
             return ibis.coalesce(t[f"_peak_{kpi.id}"], 0)
         raise QueryError(f"KPI {kpi.id}: type {kpi.type} is not supported")
 
+    # -- the kept SQL ---------------------------------------------------------------------
+
+    def _shape(self, plan: _Plan) -> tuple[Any, ...]:
+        """Everything the compiled SQL depends on but its slots' values: the warehouse's
+        schema and backend, the definitions of the KPIs and the semantic model, the query
+        without its values (KPIs, dimensions, grain, zone, which where dimensions, which
+        bounds), the text parameters and whether each numeric one has the value a roll-up
+        level was built with, the zone's offset tables for the range's years, and the
+        roll-up level chosen for the calls."""
+        q = plan.query
+        schema = self.wh.sql(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE NOT internal AND schema_name = 'main' "
+            "AND database_name = current_database() ORDER BY table_name, column_index"
+        )
+        params = tuple(
+            (name, value)
+            if isinstance(value, str)
+            else (name, float(value) == _ROLLUP_PARAM_DEFAULTS.get(name))
+            for name, value in sorted(plan.params.items())
+        )
+        lo, hi = self._range(plan)
+        dates = any(  # a DATE column is placed in time with the offsets of +-400 days
+            TABLES[m.table].by_name[c].type == "DATE"
+            for m in plan.measures.values()
+            for model in [self.semantic.tables[m.table]]
+            for c in (m.time, model.time, model.end)
+            if c
+        )
+        choices = tuple(
+            (table, time_col, None if choice is None else choice.shape())
+            for (table, time_col), ms in self._groups(plan).items()
+            if time_col is not None
+            for choice in [self._rollup_choice(plan, table, time_col, ms)]
+        )
+        return (
+            self.wh.ibis.name,
+            hashlib.sha256(repr(schema).encode()).hexdigest(),
+            id(self.semantic),
+            tuple(k.model_dump_json() for k in plan.kpis),
+            self.use_rollup,
+            None if self.rollup_levels is None else tuple(sorted(self.rollup_levels)),
+            q.kpis,
+            q.by,
+            q.grain,
+            q.tz,
+            tuple(d for d, _ in q.where),
+            q.samples,
+            plan.start is None,
+            plan.end is None,
+            params,
+            (lo.year, hi.year),
+            ((lo - dt.timedelta(days=400)).year, (hi + dt.timedelta(days=400)).year)
+            if dates
+            else None,
+            choices,
+        )
+
+    def _compiled(self, plan: _Plan) -> _Compiled:
+        """The kept SQL of the plan's shape, compiled now if not kept."""
+        self._start(plan, tokens=None)
+        key = self._shape(plan)
+        with _cache_lock:
+            entry = _cache.get(key)
+            if entry is not None and entry.semantic is self.semantic:
+                _cache.move_to_end(key)
+                _cache_stats["hits"] += 1
+                return entry
+            _cache_stats["misses"] += 1
+        tokens: dict[str, str] = {}
+        self._tokens = tokens
+        try:
+            expr, keys = self._build(plan)
+        finally:
+            self._tokens = None
+        calendar_name = self._calendar_name
+        sql = str(self.wh.ibis.compile(expr))
+        slots = []
+        for name, token in tokens.items():
+            quoted = f"'{token}'"
+            if sql.count(token) != sql.count(quoted) or quoted not in sql:
+                raise AssertionError(f"slot {name} is not a plain literal in the SQL")
+            slots.append(name)
+            sql = sql.replace(quoted, f"${len(slots)}")
+        entry = _Compiled(
+            sql=sql,
+            slots=tuple(slots),
+            calendar=calendar_name if calendar_name and f'"{calendar_name}"' in sql else None,
+            schema=expr.schema(),
+            keys=tuple(keys),
+            semantic=self.semantic,
+        )
+        with _cache_lock:
+            _cache[key] = entry
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+        return entry
+
+    def _execute(self, plan: _Plan, entry: _Compiled) -> list[dict[str, Any]]:
+        """Run kept SQL with the plan's values; the records as Ibis would give them."""
+        values = [self._value(plan, name) for name in entry.slots]
+        sql = entry.sql
+        con = self.wh.con
+        name = None
+        if entry.calendar is not None:
+            name = f"callkpi_calendar_{uuid.uuid4().hex}"
+            sql = sql.replace(f'"{entry.calendar}"', f'"{name}"')
+            cal = self._calendar(plan)
+        with self.wh._lock:
+            if name is not None:
+                con.register(name, cal)
+            try:
+                table = con.sql(sql, params=values).to_arrow_table()
+            finally:
+                if name is not None:
+                    con.unregister(name)
+        records: list[dict[str, Any]] = DuckDBPyArrowData.convert_table(
+            table, entry.schema
+        ).to_pylist()
+        return records
+
     def run(self, query: KpiQuery) -> KpiResult:
-        expr, keys = self.compile(query)
-        records = expr.to_pyarrow().to_pylist()
+        if not self.cached:
+            expr, key_list = self.compile(query)
+            records = expr.to_pyarrow().to_pylist()
+            keys: Sequence[str] = key_list
+        else:
+            plan = self._plan(query)
+            entry = self._compiled(plan)
+            try:
+                records = self._execute(plan, entry)
+            except duckdb.Error:  # e.g. the schema changed under it: compile afresh
+                with _cache_lock:
+                    for k in [k for k, v in _cache.items() if v is entry]:
+                        del _cache[k]
+                entry = self._compiled(plan)
+                records = self._execute(plan, entry)
+            keys = entry.keys
 
         def order(record: dict[str, Any]) -> tuple[Any, ...]:
             # Chronological even across a DST fall-back: sort by the bucket's UTC start.
