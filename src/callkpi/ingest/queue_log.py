@@ -243,6 +243,10 @@ _QUOTE = "'\"' || {} || '\"'"
 _OFFSET_RE = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
 
 
+def _literal(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
 def _sql_list(values: Iterable[object]) -> str:
     def lit(v: object) -> str:
         if isinstance(v, bool):
@@ -455,7 +459,7 @@ class _Batch:
         SELECT line_no, CASE WHEN problem IS NOT NULL THEN raw{"[:-2]" if ended else ""} END AS raw,
                time_utc AS "time", naive AND time_utc IS NOT NULL AS naive,
                callid, queue, agent, event, {data} AS data, f_role AS role, problem,
-               {_event_key('time_utc', data)} AS event_key, false AS dup
+               {_event_key("time_utc", data)} AS event_key, false AS dup
         FROM checked"""
 
     def _naive_times_to_utc(self, lo: Any, hi: Any) -> None:
@@ -465,8 +469,7 @@ class _Batch:
         case = timezones.sql_offset_case('"time"', offsets)
         utc = f'"time" - to_seconds({case})'
         self.con.execute(
-            f'UPDATE ql_rows SET "time" = {utc}, event_key = {_event_key(utc, "data")} '
-            "WHERE naive"
+            f'UPDATE ql_rows SET "time" = {utc}, event_key = {_event_key(utc, "data")} WHERE naive'
         )
         if self.options.tz is None:
             self.report.notes.append("naive date-times were read as UTC (pass --tz ZONE)")
@@ -517,18 +520,22 @@ class _Batch:
         duplicates = fetch_scalar(con, "SELECT count(*) FROM ql_dups")
         if duplicates:
             con.execute("UPDATE ql_rows SET dup = true WHERE line_no IN (SELECT * FROM ql_dups)")
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW ql_new AS "
-            "SELECT * FROM ql_rows WHERE problem IS NULL AND NOT dup"
-        )
         # seq only has to grow in load order: the batch's line numbers on top of the last.
-        base = fetch_scalar(con, "SELECT coalesce(max(seq), 0) FROM queue_log_events")
+        base = int(fetch_scalar(con, "SELECT coalesce(max(seq), 0) FROM queue_log_events"))
+        # ql_new: the journal's rows of this batch (rebuild_calls reads the events of calls
+        # that are new in this batch from it instead of from the journal).
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW ql_new AS
+            SELECT *, {base} + line_no AS seq, {_literal(self.options.tenant)}::VARCHAR AS tenant,
+                   {_literal(str(self.path))} AS source_file
+            FROM ql_rows WHERE problem IS NULL AND NOT dup"""
+        )
         con.execute(
             """INSERT INTO queue_log_events
-            SELECT ? + line_no, event_key, "time", callid, queue, agent, event, data, ?, ?,
-                   line_no, ?
+            SELECT seq, event_key, "time", callid, queue, agent, event, data, tenant,
+                   source_file, line_no, ?
             FROM ql_new""",
-            [base, self.options.tenant, str(self.path), self.batch_id],
+            [self.batch_id],
         )
         self.report.add(LoadCounts(loaded=self.accepted - duplicates, duplicates=duplicates))
         con.execute(
@@ -542,7 +549,14 @@ class _Batch:
 
     def cleanup(self) -> None:
         self.con.execute("DROP VIEW IF EXISTS ql_new")
-        for name in ("ql_split", "ql_rows", "ql_dups", "ql_touched_calls", "ql_touched_agents"):
+        for name in (
+            "ql_split",
+            "ql_rows",
+            "ql_dups",
+            "ql_touched_calls",
+            "ql_touched_agents",
+            "ql_old_calls",
+        ):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
@@ -599,10 +613,30 @@ def _visit_aggregates(order: str) -> str:
         {first("extra_s", "event = 'WRAPUPSTART'")} AS acw_s"""
 
 
-def _visit_events_sql() -> str:
+_EVENT_COLUMNS = 'seq, "time", callid, queue, agent, event, data, tenant, source_file, line_no'
+
+
+def _visit_events_sql(batch: str | None = None, with_old: bool = True) -> str:
     """The visit events of the callids in ``ql_touched_calls``, with their part in a visit
     and their numbers read by event type (``ql_ev``), and ``cid``, a number per callid
-    (cheaper to group and join by than the callid)."""
+    (cheaper to group and join by than the callid).
+
+    ``batch``: the batch's new events (``ql_new``, already journaled); the callids not in
+    ``ql_old_calls`` have all their events there, so they are read from it and only the
+    others from the journal (``with_old``: there are any)."""
+    if batch is None:
+        events = "queue_log_events"
+    else:
+        parts = [
+            f"SELECT {_EVENT_COLUMNS} FROM {batch} "
+            "WHERE callid NOT IN (SELECT callid FROM ql_old_calls)"
+        ]
+        if with_old:
+            parts.append(
+                f"SELECT {_EVENT_COLUMNS} FROM queue_log_events "
+                "WHERE callid IN (SELECT callid FROM ql_old_calls)"
+            )
+        events = "(" + " UNION ALL ".join(parts) + ")"
     transfer_target = """CASE
         WHEN e.event IN ('TRANSFER', 'BLINDTRANSFER') THEN e.data[1] ||
              CASE WHEN coalesce(e.data[2], '') <> '' THEN '@' || e.data[2] ELSE '' END
@@ -625,7 +659,7 @@ def _visit_events_sql() -> str:
       FROM (SELECT e.*, t.cid,
                    CASE WHEN event = 'ATTENDEDTRANSFER' AND data[1] = 'LINK' THEN 1
                         ELSE 0 END AS shift
-            FROM queue_log_events e
+            FROM {events} e
             JOIN (SELECT callid, row_number() OVER () AS cid FROM ql_touched_calls) t
               ON e.callid = t.callid) e
       JOIN {_visit_event_spec()} ON e.event = s.event
@@ -818,36 +852,59 @@ def add_event_states(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(_EVENT_STATES_SQL, {"path": str(path)})
 
 
-def rebuild_calls(con: duckdb.DuckDBPyConnection, *, force_window: bool = False) -> None:
+def rebuild_calls(
+    con: duckdb.DuckDBPyConnection, *, force_window: bool = False, batch: str | None = None
+) -> None:
     """Rebuild the calls, and their talking states, of the callids in ``ql_touched_calls``
-    (``force_window``: split every call with the window path; for tests)."""
-    touched = "call_id IN (SELECT callid FROM ql_touched_calls)"
+    (``force_window``: split every call with the window path; for tests).
+
+    ``batch`` names the batch's new events (``ql_new``, already in the journal). A callid
+    with no ``calls`` row yet has no earlier event that makes a visit (every callid with
+    one has a visit: the first event of a call in range starts one), so its calls are
+    built from the batch alone, and only the calls that already had rows are read back
+    from the journal, deleted and rebuilt: a first load never reads the journal back.
+    Without ``batch`` every touched call is rebuilt from the journal."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE ql_old_buckets AS SELECT DISTINCT "
-        f"{rollup.buckets_of('entered_at')} AS b FROM calls WHERE source = '{SOURCE}' AND {touched}"
+        f"""CREATE OR REPLACE TEMP TABLE ql_old_calls AS
+        SELECT DISTINCT call_id AS callid FROM calls
+        WHERE source = '{SOURCE}' AND call_id IN (SELECT callid FROM ql_touched_calls)"""
     )
-    con.execute(f"DELETE FROM calls WHERE source = '{SOURCE}' AND {touched}")
-    calls, with_dids = fetch_one(
+    old = "call_id IN (SELECT callid FROM ql_old_calls)"
+    calls, old_calls, with_dids = fetch_one(
         con,
-        "SELECT count(*), EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID') "
-        "FROM ql_touched_calls",
-    ) or (0, False)
+        "SELECT count(*), (SELECT count(*) FROM ql_old_calls), "
+        "EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID') FROM ql_touched_calls",
+    ) or (0, 0, False)
+    if old_calls:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE ql_old_buckets AS SELECT DISTINCT "
+            f"{rollup.buckets_of('entered_at')} AS b FROM calls "
+            f"WHERE source = '{SOURCE}' AND {old}"
+        )
+        con.execute(f"DELETE FROM calls WHERE source = '{SOURCE}' AND {old}")
     if calls:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE ql_ev AS {_visit_events_sql()}")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE ql_ev AS "
+            f"{_visit_events_sql(batch, with_old=bool(old_calls))}"
+        )
         con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), force_window))
         con.execute("DROP TABLE ql_ev")
     dispositions.apply(con, "ql_touched_calls", "callid", refresh_rollup=False)
+    touched = "call_id IN (SELECT callid FROM ql_touched_calls)"
+    new_buckets = f"SELECT {rollup.buckets_of('entered_at')} FROM calls WHERE {touched}"
     rollup.refresh(
         con,
-        f"SELECT b FROM ql_old_buckets UNION ALL SELECT "
-        f"{rollup.buckets_of('entered_at')} FROM calls WHERE {touched}",
+        f"SELECT b FROM ql_old_buckets UNION ALL {new_buckets}" if old_calls else new_buckets,
     )
-    con.execute("DROP TABLE ql_old_buckets")
-    con.execute(
-        f"DELETE FROM agent_states WHERE source = '{SOURCE}' AND state = 'talking' "
-        "AND call_id IN (SELECT callid FROM ql_touched_calls)"
-    )
+    if old_calls:
+        con.execute("DROP TABLE ql_old_buckets")
+        # A call with no calls row had no talking state either.
+        con.execute(
+            f"DELETE FROM agent_states WHERE source = '{SOURCE}' AND state = 'talking' "
+            "AND call_id IN (SELECT callid FROM ql_old_calls)"
+        )
     con.execute(_TALKING_SQL)
+    con.execute("DROP TABLE ql_old_calls")
 
 
 def rebuild_sessions(con: duckdb.DuckDBPyConnection) -> None:
@@ -938,7 +995,7 @@ def _load_chunk(
                 raise _StrictReject()
             batch.journal()
             add_event_states(con, path)
-            rebuild_calls(con)
+            rebuild_calls(con, batch="ql_new")
             con.execute(
                 f"""INSERT INTO pending_agent_states
                 SELECT DISTINCT '{SOURCE}', agent FROM ql_touched_agents t
