@@ -1183,6 +1183,11 @@ class Compiler:
                 _cache.popitem(last=False)
         return entry
 
+    def kept_sql(self, query: KpiQuery) -> str:
+        """The SQL :meth:`run` runs for ``query`` (kept, or compiled and kept now), with
+        ``$n`` parameters for its values."""
+        return self._compiled(self._plan(query)).sql
+
     def _execute(self, plan: _Plan, entry: _Compiled) -> list[dict[str, Any]]:
         """Run kept SQL with the plan's values; the records as Ibis would give them."""
         values = [self._value(plan, name) for name in entry.slots]
