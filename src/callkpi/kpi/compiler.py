@@ -250,8 +250,10 @@ class Compiler:
         self._spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
         self._plan_now: _Plan | None = None
         self._tokens: dict[str, str] | None = None  # slot name -> its token in the SQL
-        self._choices: dict[tuple[str, str], _Choice | None] = {}
+        self._choices: dict[tuple[str, str, tuple[str, ...]], _Choice | None] = {}
+        self._calls_choice: _Choice | None = None  # the level the calls measures read
         self._calendar_name: str | None = None
+        self._schema: list[tuple[Any, ...]] | None = None  # (table, column, type), by _shape
 
     # -- planning -------------------------------------------------------------------------
 
@@ -340,7 +342,7 @@ class Compiler:
         if kind == "param":
             return float(plan.params[rest])
         if kind == "run":
-            choice = self._choices.get(("calls", "entered_at"))
+            choice = self._calls_choice
             assert choice is not None
             index, side = rest.split(":")
             return choice.runs[int(index)][0 if side == "a" else 1]
@@ -709,6 +711,8 @@ class Compiler:
         self._plan_now = plan
         self._tokens = tokens
         self._choices = {}
+        self._calls_choice = None
+        self._schema = None
 
     def _needs_calendar(self, plan: _Plan) -> bool:
         return (
@@ -748,14 +752,21 @@ class Compiler:
                 assert cal is not None
                 parts.append(self._interval_aggregate(plan, model, ms, cal))
                 continue
-            served = self._from_rollup(plan, table, time_col, ms)
-            if served is not None:
-                level_model, stored, rows = served
+            choice, raw = self._rollup_split(plan, table, time_col, ms)
+            if choice is not None:
+                rows = None
+                if choice.fine is not None:
+                    rows = self._union_days(
+                        choice.level, choice.fine, choice.columns, len(choice.runs)
+                    )
+                level_model = _ROLLUP_MODELS[choice.level.table]
                 parts.append(
-                    self._point_aggregate(plan, level_model, "bucket_utc", stored, rows=rows)
+                    self._point_aggregate(
+                        plan, level_model, "bucket_utc", choice.measures, rows=rows
+                    )
                 )
-            else:
-                parts.append(self._point_aggregate(plan, model, time_col, ms))
+            if raw:
+                parts.append(self._point_aggregate(plan, model, time_col, raw))
         keys = [k for k in (BUCKET, OFFSET, *query.by) if parts and k in parts[0].columns]
         joined = _outer_join(parts, keys)
         if cal is not None:
@@ -804,18 +815,50 @@ class Compiler:
             return measure(kpi.count)
         return formula.to_ibis(formula.parse(kpi.pick(plan.params).denominator), measure)
 
-    def _from_rollup(
+    def _rollup_split(
         self, plan: _Plan, table: str, time_col: str, measures: Sequence[Measure]
-    ) -> tuple[TableModel, list[Measure], ir.Table | None] | None:
-        """The roll-up level chosen by :meth:`_rollup_choice`, the measures rewritten over
-        it, and the rows to read when they are not the level's table."""
+    ) -> tuple[_Choice | None, list[Measure]]:
+        """The roll-up level that answers these measures (see :meth:`_rollup_choice`), and
+        the measures to read from the table itself: none when the level answers them all.
+
+        When no level answers them all, a level may still answer the additive ones while
+        the others (a percentile, a threshold other than the roll-up's) are read from the
+        calls, the two aggregates joined on their keys: the same groups as reading them
+        all from the calls, when the measures the level answers share exactly the filters
+        all the measures share (those decide which groups there are)."""
+        everything = list(measures)
         choice = self._rollup_choice(plan, table, time_col, measures)
+        if choice is not None:
+            self._calls_choice = choice
+            return choice, []
+        if not self.use_rollup or table != "calls" or time_col != "entered_at":
+            return None, everything
+        levels = self._levels()
+        raw = [
+            m for m in measures if all(_rewrite_for_level(plan, lv, [m]) is None for lv in levels)
+        ]
+        served = [m for m in measures if m.name not in {r.name for r in raw}]
+        if not raw or not served:
+            return None, everything
+        if {f.key() for f in _common_filters(served)} != {
+            f.key() for f in _common_filters(everything)
+        }:
+            return None, everything
+        choice = self._rollup_choice(plan, table, time_col, served)
         if choice is None:
-            return None
-        rows = None
-        if choice.fine is not None:
-            rows = self._union_days(choice.level, choice.fine, choice.columns, len(choice.runs))
-        return _ROLLUP_MODELS[choice.level.table], choice.measures, rows
+            return None, everything
+        self._calls_choice = choice
+        return choice, raw
+
+    def _levels(self) -> list[RollupLevel]:
+        """The roll-up levels this warehouse has and the query may use, fewest rows first."""
+        existing = self.wh.existing_tables()
+        return [
+            level
+            for level in ROLLUP_LEVELS
+            if level.table in existing
+            and (self.rollup_levels is None or level.table in self.rollup_levels)
+        ]
 
     def _rollup_choice(
         self, plan: _Plan, table: str, time_col: str, measures: Sequence[Measure]
@@ -830,22 +873,17 @@ class Compiler:
         buckets, with the rest of the range read from a quarter-hour level."""
         if not self.use_rollup or table != "calls" or time_col != "entered_at":
             return None
-        if (table, time_col) in self._choices:
-            return self._choices[(table, time_col)]
-        existing = self.wh.existing_tables()
-        levels = [
-            level
-            for level in ROLLUP_LEVELS
-            if level.table in existing
-            and (self.rollup_levels is None or level.table in self.rollup_levels)
-        ]
+        memo = (table, time_col, tuple(m.name for m in measures))
+        if memo in self._choices:
+            return self._choices[memo]
+        levels = self._levels()
         choice = None
         for i, level in enumerate(levels):
             rewritten = _rewrite_for_level(plan, level, measures)
             if rewritten is None:
                 continue
             if any(f.column == _REPEAT_KEY[0] for m in measures for f in m.filters) and not (
-                {"repeat_contact", "n_repeat"} & set(self.wh.table(level.table).columns)
+                {"repeat_contact", "n_repeat"} & self._columns_of_table(level.table)
             ):
                 continue  # an older file, read as it is: no repeat counts
             if self._level_fits(plan, level):
@@ -855,8 +893,13 @@ class Compiler:
             if mixed is not None:
                 choice = _Choice(level, rewritten, *mixed)
                 break
-        self._choices[(table, time_col)] = choice
+        self._choices[memo] = choice
         return choice
+
+    def _columns_of_table(self, table: str) -> set[str]:
+        if self._schema is not None:
+            return {column for name, column, _ in self._schema if name == table}
+        return set(self.wh.table(table).columns)
 
     def _whole_days_and_the_rest(
         self,
@@ -1095,7 +1138,7 @@ class Compiler:
         level was built with, the zone's offset tables for the range's years, and the
         roll-up level chosen for the calls."""
         q = plan.query
-        schema = self.wh.sql(
+        schema = self._schema = self.wh.sql(
             "SELECT table_name, column_name, data_type FROM duckdb_columns() "
             "WHERE NOT internal AND schema_name = 'main' "
             "AND database_name = current_database() ORDER BY table_name, column_index"
@@ -1115,10 +1158,10 @@ class Compiler:
             if c
         )
         choices = tuple(
-            (table, time_col, None if choice is None else choice.shape())
+            (table, time_col, choice and choice.shape(), tuple(m.name for m in raw))
             for (table, time_col), ms in self._groups(plan).items()
             if time_col is not None
-            for choice in [self._rollup_choice(plan, table, time_col, ms)]
+            for choice, raw in [self._rollup_split(plan, table, time_col, ms)]
         )
         return (
             self.wh.ibis.name,
