@@ -537,6 +537,107 @@ def run_dashboards(db: str, start: dt.datetime, end: dt.datetime, repeat: int) -
     return {"rollup_rows": rows, "queries": results}
 
 
+# The pages' engine queries (server/web/data.py, goals/scorecard.py): the overview's tiles
+# for the scorecard (one row, with samples) and by day, and a table by agent; each asked
+# for one week and tenant, then for another week and tenant (the same shape).
+PAGE_KPIS = (
+    *("offered", "service_level", "abandon_rate", "asa", "aht", "fcr", "occupancy"),
+    *("adherence", "csat", "nps", "conversion_rate", "avg_deal_size"),
+)
+PAGE_QUERIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str, bool], ...] = (
+    # name, KPIs, by, grain, samples
+    ("scorecard (12 KPIs, one row)", PAGE_KPIS, (), "all", True),
+    ("overview tiles by day", PAGE_KPIS, (), "day", False),
+    (
+        "table by agent",
+        ("answered", "aht", "service_level", "asa", "transfer_rate", "fcr"),
+        ("agent",),
+        "all",
+        True,
+    ),
+    (
+        "queues x 30 min (live)",
+        ("offered", "answered", "service_level", "asa", "abandon_rate"),
+        ("tenant", "queue"),
+        "30min",
+        True,
+    ),
+)
+
+
+def run_compile_cache(db: str, tz: str, repeat: int) -> dict[str, Any]:
+    """In one warm process, per page query: the first run of its shape (compiled through
+    Ibis, then kept), a second run with other dates and tenant (the kept SQL with other
+    parameters), and a fresh compile of the second (``cached=False``, as before the
+    cache) to compare numbers and time. Best of ``repeat`` for each."""
+    from callkpi.kpi import Compiler, KpiQuery
+    from callkpi.kpi.compiler import clear_cache
+    from callkpi.store import Warehouse
+
+    wh = Warehouse(db, read_only=True)
+    tenants = [
+        r[0]
+        for r in wh.sql("SELECT DISTINCT tenant FROM calls WHERE tenant IS NOT NULL ORDER BY 1")
+    ]
+    hi = wh.sql("SELECT max(entered_at) FROM calls")[0][0]
+    first = dt.datetime.combine(hi.date(), dt.time()) - dt.timedelta(days=14)
+    weeks = [
+        (first, first + dt.timedelta(days=7)),
+        (first + dt.timedelta(days=7), first + dt.timedelta(days=14)),
+    ]
+    Compiler(wh, cached=False).run(KpiQuery(("offered",)))  # imports, file in the cache
+    results = []
+
+    def timed(f: Callable[[], Any]) -> tuple[Any, float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = f()
+        return out, time.perf_counter() - wall, time.process_time() - cpu
+
+    for name, kpis, by, grain, samples in PAGE_QUERIES:
+        queries = [
+            KpiQuery(
+                kpis,
+                by=by,
+                grain=grain,
+                tz=tz,
+                start=s,
+                end=e,
+                where=(("tenant", tenants[i % len(tenants)]),),
+                samples=samples,
+            )
+            for i, (s, e) in enumerate(weeks)
+        ]
+        cold, warm, fresh = [], [], []
+        same = True
+        for _ in range(repeat):
+            clear_cache()
+            _, w0, c0 = timed(lambda q=queries[0]: Compiler(wh).run(q))
+            kept, w1, c1 = timed(lambda q=queries[1]: Compiler(wh).run(q))
+            compiled, w2, c2 = timed(lambda q=queries[1]: Compiler(wh, cached=False).run(q))
+            same = same and kept.rows == compiled.rows
+            cold.append((w0, c0))
+            warm.append((w1, c1))
+            fresh.append((w2, c2))
+        results.append(
+            {
+                "name": name,
+                "rows": len(kept.rows),
+                "same_numbers": same,
+                "first_s": min(cold)[0],
+                "first_cpu_s": min(c for _, c in cold),
+                "kept_s": min(warm)[0],
+                "kept_cpu_s": min(c for _, c in warm),
+                "fresh_s": min(fresh)[0],
+                "fresh_cpu_s": min(c for _, c in fresh),
+            }
+        )
+    return {
+        "queries": results,
+        "tz": tz,
+        "weeks": [[s.isoformat(), e.isoformat()] for s, e in weeks],
+    }
+
+
 # -- checking numbers --------------------------------------------------------------------
 
 
@@ -838,6 +939,10 @@ def child(argv: list[str]) -> None:
     if engine == "dashboards":
         dashboards = run_dashboards(db, s, e, int(argv[4]))
         print(json.dumps({**dashboards, "peak_rss_mb": peak_rss_mb()}))
+        return
+    if engine == "compile_cache":  # START and END unused; ARGV[4]: zone, ARGV[5]: repeat
+        report = run_compile_cache(db, argv[4], int(argv[5]))
+        print(json.dumps({**report, "peak_rss_mb": peak_rss_mb()}))
         return
     report = RUNNERS[engine](db, s, e)
     import pyarrow as pa
