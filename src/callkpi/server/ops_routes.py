@@ -99,9 +99,9 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
         if user.scope.limits:
             raise HTTPException(403, f"{what} covers the whole center: not for a scoped user")
 
-    def allowed_queues(user: User, asked: list[str] | None) -> list[str] | None:
+    def allowed_queues(limits: Mapping[str, Sequence[str]],
+                       asked: list[str] | None) -> list[str] | None:
         """The queues a caller may plan: all (None) unscoped; their tenants' otherwise."""
-        limits = user.scope.limits
         if not limits:
             return asked or None
         if set(limits) != {"tenant"}:
@@ -189,7 +189,17 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
             timezones.zone(tz)
         except timezones.TimeZoneError as exc:
             raise HTTPException(400, str(exc)) from None
-        queues = allowed_queues(who.user, queue)
+        return forecast_answer(who.user.scope.limits, tz=tz, horizon_days=horizon_days,
+                               grain=grain, history_days=history_days, start=start,
+                               queue=queue, level=level)
+
+    def forecast_answer(limits: Mapping[str, Sequence[str]], *, tz: str = "UTC",
+                        horizon_days: int = 14, grain: str = "30min", history_days: int = 28,
+                        start: str | None = None, queue: list[str] | None = None,
+                        level: float = 0.8) -> list[dict[str, Any]]:
+        """``GET /api/forecast``'s answer for a caller of scope ``limits`` (kept per data
+        version); the route's and the warm-up's (the same defaults as the route's)."""
+        queues = allowed_queues(limits, queue)
         first = _start(start)
 
         def compute() -> list[dict[str, Any]]:
@@ -197,7 +207,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
 
         params = (tz, horizon_days, grain, history_days, first,
                   None if queues is None else tuple(queues), level)
-        return list(kept("forecast", who.user.scope.limits, params, compute))
+        return list(kept("forecast", limits, params, compute))
 
     def _forecast(tz: str, horizon_days: int, grain: str, history_days: int,
                   first: dt.date | None, queues: list[str] | None,
@@ -252,6 +262,23 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
     ) -> dict[str, Any]:
         """Required against scheduled agents per queue and slot (``rows``), totals per
         queue and day (``totals``; ``day`` null: the whole horizon) and ``notes``."""
+        return plan_answer(
+            who.user.scope.limits, tz=tz, horizon_days=horizon_days, grain=grain,
+            history_days=history_days, start=start, queue=queue, model=model, sl=sl,
+            answer_threshold_s=answer_threshold_s, sl_definition=sl_definition,
+            max_asa_s=max_asa_s, max_occupancy=max_occupancy, max_abandon=max_abandon,
+            shrinkage=shrinkage)
+
+    def plan_answer(limits: Mapping[str, Sequence[str]], *, tz: str = "UTC",
+                    horizon_days: int = 7, grain: str = "30min", history_days: int = 28,
+                    start: str | None = None, queue: list[str] | None = None,
+                    model: str = "erlang-a", sl: float | None = 0.8,
+                    answer_threshold_s: float = 20, sl_definition: str = "offered",
+                    max_asa_s: float | None = None, max_occupancy: float | None = None,
+                    max_abandon: float | None = None,
+                    shrinkage: float = 0.3) -> dict[str, Any]:
+        """``GET /api/plan``'s answer for a caller of scope ``limits`` (kept per data
+        version); the route's and the warm-up's (the same defaults as the route's)."""
         from callkpi import timezones
         from callkpi.wfm.interval import MODELS, SL_DEFINITIONS
         from callkpi.wfm.plan import PlanOptions, build_plan
@@ -262,7 +289,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
         if sl_definition not in SL_DEFINITIONS:
             raise HTTPException(400, f"sl_definition {sl_definition!r}: expected one of "
                                      f"{', '.join(SL_DEFINITIONS)}")
-        queues = allowed_queues(who.user, queue)
+        queues = allowed_queues(limits, queue)
         try:
             timezones.zone(tz)
             options = PlanOptions(
@@ -289,7 +316,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
                                 "notes": result.notes, "models": result.models,
                                 "unassigned_hours": result.unassigned_hours}))
 
-        return dict(kept("plan", who.user.scope.limits, (repr(options),), compute))
+        return dict(kept("plan", limits, (repr(options),), compute))
 
     # -- targets --------------------------------------------------------------------------
 
@@ -500,8 +527,7 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
             raise HTTPException(404, f"unknown analysis {name!r}; expected one of "
                                      f"{', '.join(ANALYSES)}")
         unscoped(who.user, "a combined analysis")
-        return dict(kept("insight", who.user.scope.limits, (name, period, tz),
-                         lambda: _insight(name, period, tz)))
+        return insight_answer(who.user.scope.limits, name, period, tz)
 
     def _insight(name: str, period: str | None, tz: str) -> dict[str, Any]:
         from callkpi import timezones
@@ -521,22 +547,19 @@ def add_ops_routes(app: FastAPI, *, wh: Warehouse, lock: threading.Lock, reader:
             "columns": list(result.columns), "units": dict(result.units),
             "rows": result.rows, "center": result.center, "reading": result.reading}))
 
-    def seeds(period: str, tz: str) -> list[Callable[[], Any]]:
-        """The analyses the Agents and Sales pages ask for (an unscoped caller's), for
-        :class:`callkpi.server.web.warmup.Warmer`."""
-        def one(name: str) -> Callable[[], Any]:
-            return lambda: kept("insight", {}, (name, period, tz),
-                                lambda: _insight(name, period, tz))
+    def insight_answer(limits: Mapping[str, Sequence[str]], name: str,
+                       period: str | None = None, tz: str = "UTC") -> dict[str, Any]:
+        """``GET /api/insights/NAME``'s answer (kept per data version), for the warm-up."""
+        return dict(kept("insight", limits, (name, period, tz),
+                         lambda: _insight(name, period, tz)))
 
-        return [one(name) for name in PAGE_ANALYSES]
-
-    app.state.ops_seeds = seeds
+    # What the dashboard's warm-up asks for as the pages do (Agents, Sales, Planning).
+    app.state.ops_pages = {"insight": insight_answer, "forecast": forecast_answer,
+                           "plan": plan_answer}
 
 
 ANALYSES = ("aht-transfers", "patience", "availability", "wrap-codes", "best-time",
             "locations", "cac-ltv")
-PAGE_ANALYSES = ("aht-transfers", "availability", "best-time", "cac-ltv")
-"""The analyses the dashboard's pages show (Agents, Sales)."""
 
 
 def _analysis(name: str) -> Callable[..., Any]:

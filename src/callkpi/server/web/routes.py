@@ -19,6 +19,8 @@ FastAPI reads these annotations.)
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,8 +39,8 @@ from callkpi.kpi.semantic import SemanticModel
 from callkpi.live import LiveHub
 from callkpi.server.auth import AuthFailed, AuthStore, Scope, User
 from callkpi.server.live_routes import live_scope
-from callkpi.server.web import data, warmup
-from callkpi.server.web.cache import VersionReader
+from callkpi.server.web import data, page_requests, warmup
+from callkpi.server.web.cache import VersionReader, scope_key
 from callkpi.server.web.i18n import LANGUAGES, LOCALES, choose, messages
 
 HERE = Path(__file__).parent
@@ -108,7 +110,8 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
     engine = data.Engine(hub.reader, hub.reader_lock, catalog, semantic, hub.tz,
                          versions=versions)
     app.state.page_answers = engine.cache  # the pages' answers, kept per data version
-    warmer = _warmer(app, engine) if warmup.enabled() else None
+    recent = RecentScopes()
+    warmer = _warmer(app, engine, recent) if warmup.enabled() else None
     running = app.router.lifespan_context
 
     @asynccontextmanager
@@ -161,6 +164,7 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
             if user is None or user.must_change_password:
                 here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+            recent.seen(user.scope)
             return render(request, template, page_id, user)
 
         show.__name__ = f"page_{page_id}"
@@ -199,6 +203,7 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
     def filters(who: CallerDep) -> JSONResponse:
         """The filter bar's choices in your scope: each dimension's values and whether
         "all" is allowed (not for a dimension your scope limits), the months with data."""
+        recent.seen(who.user.scope)
         return JSONResponse(_json(data.filter_options(engine, who.user.scope)))
 
     @app.get("/api/overview", tags=["dashboard"], response_class=Response)
@@ -263,12 +268,16 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
 
     @app.get("/api/warm-up", tags=["dashboard"])
     def warm_up(_: CallerDep) -> dict[str, Any]:
-        """Whether the server computes answers ahead of time (``CALLKPI_WARM_UP=1``) and
-        whether those of the current data are ready."""
+        """Whether the server computes answers ahead of time (``CALLKPI_WARM_UP=1``),
+        whether those of the current data are ready, and how many answers the server has
+        computed so far (warm-up and requests)."""
         warmer = getattr(app.state, "warmer", None)
+        ops = getattr(app.state, "ops_answers", None)
+        computed = engine.cache.misses + (ops.misses if ops is not None else 0)
         if warmer is None:
-            return {"enabled": False, "ready": False, "runs": 0}
-        return {"enabled": True, "ready": warmer.wait(0), "runs": warmer.runs}
+            return {"enabled": False, "ready": False, "runs": 0, "computed": computed}
+        return {"enabled": True, "ready": warmer.wait(0), "runs": warmer.runs,
+                "computed": computed}
 
     @app.get("/api/wallboard", tags=["dashboard"], response_class=Response)
     def wallboard(who: CallerDep, format: FormatQuery = "json") -> Response:
@@ -281,30 +290,68 @@ def add_web_routes(app: FastAPI, *, hub: LiveHub, caller: Callable[..., Any],
                                    "rows": list(table.rows)}))
 
 
-def _warmer(app: FastAPI, engine: data.Engine) -> warmup.Warmer:
-    """A :class:`callkpi.server.web.warmup.Warmer` for while the server runs: the default
-    month's filter choices, overview, scorecard and page analyses of an unscoped caller at
-    start and after new data, and the recent requests again after new data."""
-    everyone = Scope()
+MAX_RECENT_SCOPES = 8
+"""Scopes of recent callers whose pages the warm-up computes ahead (besides unscoped)."""
 
-    def seeds() -> list[Callable[[], Any]]:
-        period = data.default_period(engine, everyone)
-        jobs: list[Callable[[], Any]] = [
-            lambda: data.filter_options(engine, everyone),
-            lambda: data.overview(engine, everyone, period, {}),
-            lambda: data.scorecard(engine, everyone, period, {}, None)]
-        ops_seeds = getattr(app.state, "ops_seeds", None)
-        if ops_seeds is not None:
-            jobs += ops_seeds(period.label(), engine.tz)
-        return jobs
 
-    def recipes() -> list[Callable[[], Any]]:
+class RecentScopes:
+    """The scopes of the callers who opened a page or the filter bar most recently (at
+    most ``size``, least recent first out), for the warm-up."""
+
+    def __init__(self, size: int = MAX_RECENT_SCOPES) -> None:
+        self.size = size
+        self._scopes: OrderedDict[tuple[Any, ...], Scope] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def seen(self, scope: Scope) -> None:
+        if not scope.limits:
+            return
+        key = scope_key(scope.limits)
+        with self._lock:
+            self._scopes[key] = scope
+            self._scopes.move_to_end(key)
+            while len(self._scopes) > self.size:
+                self._scopes.popitem(last=False)
+
+    def scopes(self) -> list[Scope]:
+        """The most recent first."""
+        with self._lock:
+            return list(reversed(self._scopes.values()))
+
+    def key(self) -> tuple[Any, ...]:
+        """Which scopes (not their order): part of what the warm-up has warmed."""
+        with self._lock:
+            return tuple(sorted(self._scopes, key=repr))
+
+
+def _warmer(app: FastAPI, engine: data.Engine, recent: RecentScopes) -> warmup.Warmer:
+    """A :class:`callkpi.server.web.warmup.Warmer` for while the server runs: at start,
+    after new data and when a caller of a new scope appears, every page's default view
+    (:func:`callkpi.server.web.page_requests.page_jobs`) for an unscoped caller and the
+    recent callers' scopes, cheap answers first (Overview first), then the pages' recent
+    requests, then the Planning page's forecasts and plans, then the planning and analysis
+    routes' recent requests."""
+    jobs: dict[str, list[warmup.Job]] = {}
+
+    def pages() -> list[warmup.Job]:
+        ops = getattr(app.state, "ops_pages", None)
+        cheap, dear = [], []
+        for scope in [Scope(), *recent.scopes()]:
+            c, d = page_requests.page_jobs(engine, scope, ops)
+            cheap += c
+            dear += d
+        jobs["dear"] = dear
+        return cheap
+
+    def ops_recipes() -> list[warmup.Job]:
         ops = getattr(app.state, "ops_answers", None)
-        return [*engine.cache.recipes(), *(ops.recipes() if ops is not None else [])]
+        return ops.recipes() if ops is not None else []
 
-    warmer = warmup.Warmer(engine.version, seeds, recipes)
+    warmer = warmup.Warmer(lambda: (engine.version(), recent.key()),
+                           [pages, engine.cache.recipes, lambda: jobs.pop("dear", []),
+                            ops_recipes])
     app.state.warmer = warmer
     return warmer
 
 
-__all__ = ["CSP", "PAGES", "add_web_routes"]
+__all__ = ["CSP", "MAX_RECENT_SCOPES", "PAGES", "RecentScopes", "add_web_routes"]

@@ -1,16 +1,18 @@
 """Answers computed ahead of time: after the server starts and after new data arrives.
 
 A :class:`Warmer` thread watches the data version (:func:`callkpi.server.web.cache.data_version`,
-read every few seconds: one small query). When it differs from the version last warmed
-(at start, after an ingest batch or a change of targets) it computes, one at a time, the
-pages' starting answers (``seeds``: the filter choices, overview, scorecard and analyses
-of the default month for an unscoped caller) and the most recent requests the caches
-remember (each for the same caller scope and parameters as asked), so that the next
-visitor finds them kept. It takes the reader's lock like any request, for one answer at a
-time, so requests keep being served in between; a request for an answer being computed
-waits for it instead of computing it twice. It pauses at least as long as its last run
-took (at most half the time warming, however often data arrives), and stops with the
-server.
+read every few seconds: one small query) and the scopes of the callers seen recently.
+When either differs from what it last warmed (at start, after an ingest batch or a change
+of targets, when a caller of a new scope opens a page) it computes, one at a time, the jobs
+of its stages in order: in the server (:func:`callkpi.server.web.routes`) first every
+page's default view (:mod:`callkpi.server.web.page_requests`) for an unscoped caller and
+each recent scope, Overview first, then the most recent requests the pages' cache
+remembers, then the Planning page's forecast and plan (seconds each), then the planning
+and analysis routes' recent requests; so the dear jobs never hold back the cheap ones.
+Each job takes the reader's lock like any request, for one answer at a time, so requests
+keep being served in between; a request for an answer being computed waits for it
+instead of computing it twice. It pauses at least as long as its last run took (at most
+half the time warming, however often data arrives), and stops with the server.
 
 Off unless ``CALLKPI_WARM_UP=1`` is set in the server's environment: it spends CPU on
 answers nobody may ask for.
@@ -36,16 +38,17 @@ def enabled() -> bool:
     return os.environ.get(WARM_UP_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+Job = Callable[[], Any]
+
+
 class Warmer:
-    """Computes ``seeds()`` and then ``recipes()`` whenever ``version()`` changes."""
+    """Computes the jobs of each of ``stages`` (in order) whenever ``version()`` changes."""
 
     def __init__(self, version: Callable[[], Hashable],
-                 seeds: Callable[[], Sequence[Callable[[], Any]]],
-                 recipes: Callable[[], Sequence[Callable[[], Any]]],
+                 stages: Sequence[Callable[[], Sequence[Job]]],
                  *, every_s: float = EVERY_S) -> None:
         self.version = version
-        self.seeds = seeds
-        self.recipes = recipes
+        self.stages = list(stages)
         self.every_s = every_s
         self.warmed: Hashable | None = None
         """The data version whose answers were all computed (None: none yet)."""
@@ -95,19 +98,20 @@ class Warmer:
 
     def _warm(self, version: Hashable) -> bool:
         """Compute every job once; whether the data stayed at ``version`` meanwhile."""
-        try:
-            jobs = [*self.seeds(), *self.recipes()]
-        except Exception:  # seeds that cannot be made: the recipes alone
-            log.debug("warm-up: no seeds", exc_info=True)
-            jobs = list(self.recipes())
-        for job in jobs:
-            if self._stop.is_set():
-                return False
+        for stage in self.stages:
             try:
-                job()
-            except Exception:  # it fails for its caller too
-                log.debug("warm-up: an answer failed", exc_info=True)
+                jobs = list(stage())
+            except Exception:  # a stage that cannot be made: the next ones
+                log.debug("warm-up: a stage failed", exc_info=True)
+                continue
+            for job in jobs:
+                if self._stop.is_set():
+                    return False
+                try:
+                    job()
+                except Exception:  # it fails for its caller too
+                    log.debug("warm-up: an answer failed", exc_info=True)
         return self._current() == version
 
 
-__all__ = ["EVERY_S", "WARM_UP_ENV", "Warmer", "enabled"]
+__all__ = ["EVERY_S", "WARM_UP_ENV", "Job", "Warmer", "enabled"]

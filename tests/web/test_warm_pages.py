@@ -1,0 +1,157 @@
+"""The warm-up computes exactly what the pages ask for: on a server started with
+``CALLKPI_WARM_UP=1``, once ``/api/warm-up`` says ready, opening every page in Chromium (as
+an unscoped admin, a one-tenant client and a two-tenant manager, whose scopes the server
+saw when they signed in) computes no answer: every request of every page's default view
+was kept ahead. When a page's script asks for something new, this test fails until
+:mod:`callkpi.server.web.page_requests` follows.
+
+The warmed answers are those a server without the warm-up computes for the same requests
+(the session's ``server``: the same demo, built the same way)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from callkpi.demo import build_demo
+from callkpi.goals.targets import import_file
+from callkpi.server.auth import AuthStore, Scope, auth_path_for
+from callkpi.store import Warehouse
+
+PASSWORD = "correct horse battery staple"
+TARGETS = Path(__file__).resolve().parents[2] / "src/callkpi/goals/examples/demo_targets.yaml"
+USERS: dict[str, tuple[str, dict[str, list[str]]]] = {
+    "boss": ("admin", {}),
+    "nord": ("client", {"tenant": ["nordbank"]}),
+    "duo": ("manager", {"tenant": ["nordbank", "telesfera"]}),
+}
+PAGES = ("overview", "scorecard", "trends", "agents", "queues", "sales", "planning")
+
+
+class Warm:
+    def __init__(self, base: str, tokens: dict[str, str]) -> None:
+        self.base = base
+        self.tokens = tokens
+
+    def get(self, user: str, url: str) -> httpx2.Response:
+        return httpx2.get(f"{self.base}{url}", timeout=120,
+                          headers={"Authorization": f"Bearer {self.tokens[user]}"})
+
+    def state(self) -> dict[str, Any]:
+        got = self.get("boss", "/api/warm-up")
+        assert got.status_code == 200, got.text
+        return dict(got.json())
+
+    def ready(self, timeout: float = 240) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state()
+            if state["ready"]:
+                return state
+            assert time.monotonic() < deadline, "the warm-up did not finish"
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory,
+         free_port: Callable[[], int]) -> Iterator[Warm]:
+    root = tmp_path_factory.mktemp("warm")
+    db = root / "demo.duckdb"
+    with Warehouse(db) as wh:
+        build_demo(wh, days=2, seed=7, data_dir=root / "data")
+        import_file(wh, TARGETS)
+    store = AuthStore(auth_path_for(db))
+    tokens = {}
+    for name, (role, scope) in USERS.items():
+        store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
+        tokens[name], _ = store.new_token(name, actor="test")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "callkpi", "serve", "--db", str(db), "--port", str(port),
+         "--tz", "Europe/Moscow"], env={**os.environ, "CALLKPI_WARM_UP": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")),  # type: ignore[union-attr]
+                     daemon=True).start()
+    result = Warm(f"http://127.0.0.1:{port}", tokens)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx2.get(f"{result.base}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx2.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("callkpi serve did not start:\n" + "".join(output))
+        time.sleep(0.2)
+    yield result
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _open(browser: Any, warm: Warm, user: str, path: str,
+          requested: list[str]) -> list[str]:
+    """Open ``path`` as ``user`` and wait until its requests are answered; the page's
+    /api/ requests are added to ``requested``; its errors returned."""
+    context = browser.new_context(base_url=warm.base, locale="en-GB")
+    try:
+        login = context.request.post("/api/login", data={"name": user, "password": PASSWORD})
+        assert login.ok, login.text()
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requested.append(r.url.removeprefix(warm.base))
+                if "/api/" in r.url and "/api/live/" not in r.url else None)
+        page.goto(path)
+        page.wait_for_load_state("networkidle", timeout=120_000)
+        return errors
+    finally:
+        context.close()
+
+
+def test_every_page_finds_its_answers_kept_by_the_warm_up(
+        warm: Warm, browser: Any, server: Any) -> None:
+    # The scoped users sign in (their first page: the server learns their scopes).
+    for user in ("nord", "duo"):
+        assert _open(browser, warm, user, "/overview", []) == []
+    before = warm.ready()
+    requested: dict[str, list[str]] = {}
+    for user in USERS:
+        for page in PAGES:
+            asked: list[str] = []
+            assert _open(browser, warm, user, f"/{page}", asked) == [], (user, page)
+            assert asked, (user, page)
+            requested[f"{user} {page}"] = asked
+    after = warm.state()
+    assert after["ready"] and after["runs"] == before["runs"]  # the same data meanwhile
+    # No answer computed for any page: every one was kept ahead.
+    assert after["computed"] == before["computed"], requested
+    seen = {u for urls in requested.values() for u in urls}
+    for kind in ("/api/filters", "/api/overview", "/api/scorecard", "/api/table",
+                 "/api/insights/", "/api/forecast", "/api/plan"):
+        assert any(u.startswith(kind) for u in seen), kind
+    # Each page's tables, plans and analyses as a server without the warm-up computes them.
+    for key, urls in requested.items():
+        user = key.split()[0]
+        for url in urls:
+            if url.startswith(("/api/table", "/api/forecast", "/api/plan", "/api/insights",
+                               "/api/overview", "/api/scorecard")):
+                warmed = warm.get(user, url)
+                fresh = httpx2.get(f"{server.base}{url}", timeout=120, headers={
+                    "Authorization": f"Bearer {server.tokens[user]}"})
+                assert warmed.status_code == fresh.status_code == 200, url
+                assert warmed.json() == fresh.json(), url
