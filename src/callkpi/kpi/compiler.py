@@ -252,6 +252,7 @@ class Compiler:
         self._tokens: dict[str, str] | None = None  # slot name -> its token in the SQL
         self._choices: dict[tuple[str, str, tuple[str, ...]], _Choice | None] = {}
         self._calls_choice: _Choice | None = None  # the level the calls measures read
+        self._existing: frozenset[str] | None = None  # the warehouse's tables, per query
         self._calendar_name: str | None = None
         self._schema: list[tuple[Any, ...]] | None = None  # (table, column, type), by _shape
 
@@ -713,6 +714,7 @@ class Compiler:
         self._choices = {}
         self._calls_choice = None
         self._schema = None
+        self._existing = None
 
     def _needs_calendar(self, plan: _Plan) -> bool:
         return (
@@ -852,7 +854,9 @@ class Compiler:
 
     def _levels(self) -> list[RollupLevel]:
         """The roll-up levels this warehouse has and the query may use, fewest rows first."""
-        existing = self.wh.existing_tables()
+        if self._existing is None:
+            self._existing = self.wh.existing_tables()
+        existing = self._existing
         return [
             level
             for level in ROLLUP_LEVELS

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ibis
 import ibis.expr.types as ir
@@ -96,7 +97,14 @@ def _describe(node: exp.Expr) -> tuple[str, str]:
 
 
 def parse(text: str, extra_functions: Iterable[str] = ()) -> Formula:
-    """Parse and check ``text``; raise :class:`FormulaError` for anything not whitelisted."""
+    """Parse and check ``text``; raise :class:`FormulaError` for anything not whitelisted.
+    A formula parsed before is not parsed again (every query parses its KPIs' formulas;
+    the tree is only read, never changed)."""
+    return _parse(text, tuple(sorted(extra_functions)))
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, extra_functions: tuple[str, ...]) -> Formula:
     if not text or not text.strip():
         raise FormulaError(text, "is empty")
     try:
