@@ -47,12 +47,94 @@ class _Counting:
         return self._con.sql(*args, **kwargs)
 
 
+def _time_parts() -> dict[str, float]:
+    """Wrap the roll-up refresh's parts so that each load's wall time in them is summed."""
+    from callkpi.store import rollup
+
+    parts: dict[str, float] = {}
+    names = ("refresh", "_refresh_next_contacts", "_insert_quarter_hours")
+    for name in (*names, "_update_coarse", "_recompute_coarse", "_refresh_coarse"):
+        if not hasattr(rollup, name):
+            continue
+        parts[name] = 0.0
+        original = getattr(rollup, name)
+
+        def timed(*a: Any, _f: Any = original, _n: str = name, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return _f(*a, **k)
+            finally:
+                parts[_n] += time.perf_counter() - t
+
+        setattr(rollup, name, timed)
+    return parts
+
+
+def _live(seconds: float, parts: dict[str, float]) -> None:
+    """Posted events at a simulated 2,000 a second, loaded every 0.5 s of simulated time
+    through the live path (EventSpool.post_group), in-process; prints per simulated minute
+    the median wall and CPU time of a load and of the refresh's parts."""
+    import datetime as dt
+    import importlib.util
+
+    from callkpi.ingest.events import EventSpool, parse_events
+
+    spec = importlib.util.spec_from_file_location("bench_server", HERE / "server.py")
+    assert spec and spec.loader
+    server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(server)
+    sources = [server.Calls(f"s{i}-") for i in range(4)]
+    t0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC).timestamp()
+    with tempfile.TemporaryDirectory() as tmp:
+        wh = Warehouse(Path(tmp) / "live.duckdb")
+        spool = EventSpool(Path(tmp) / "spool")
+        sim, minute, rows = 0.0, 0, []
+        while sim < seconds:
+            sim += 0.5
+            batches = [(parse_events(s.events(250, t0 + sim)), None) for s in sources]
+            for k in parts:
+                parts[k] = 0.0
+            wall, cpu = time.perf_counter(), time.process_time()
+            spool.post_group(wh, batches)
+            rows.append((time.perf_counter() - wall, time.process_time() - cpu, dict(parts)))
+            if sim >= (minute + 1) * 60 or sim >= seconds:
+                calls = wh.sql("SELECT count(*) FROM calls")[0][0]
+                split = " ".join(
+                    f"{k} {statistics.median(r[2][k] for r in rows) * 1000:.0f}" for k in parts
+                )
+                print(
+                    f"| {minute * 60:.0f}-{sim:.0f} s | {calls:,} calls | "
+                    f"{statistics.median(r[0] for r in rows) * 1000:.0f} ms | "
+                    f"{statistics.median(r[1] for r in rows) * 1000:.0f} ms CPU | {split} |",
+                    flush=True,
+                )
+                minute, rows = minute + 1, []
+        wh.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-lines", type=int, default=700_000)
     parser.add_argument("--sizes", default="200,2000")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also time the roll-up refresh's parts per load (next contacts, coarse levels)",
+    )
+    parser.add_argument(
+        "--live-seconds",
+        type=float,
+        default=0,
+        help="instead: post the live server benchmark's events (bench/server.py, 2,000 a "
+        "second, a load every 0.5 s of simulated time) for this many simulated seconds into "
+        "a fresh warehouse, and print each minute's median load cost",
+    )
     args = parser.parse_args()
+    parts = _time_parts() if args.split else {}
+    if args.live_seconds:
+        _live(args.live_seconds, parts)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     source = HERE / "data" / "queue_log_1000000"
     if not source.exists():
@@ -77,23 +159,30 @@ def main() -> None:
         at = args.base_lines
         for size in sizes:
             walls, cpus, statements = [], [], []
+            split: dict[str, list[float]] = {}
             for _ in range(args.repeat):
                 with log.open("ab") as fh:
                     fh.write(b"".join(lines[at : at + size]))
                 at += size
                 counting.statements = 0
+                for k in parts:
+                    parts[k] = 0.0
                 wall, cpu = time.perf_counter(), time.process_time()
                 report = queue_log.ingest(wh, log)
                 walls.append(time.perf_counter() - wall)
                 cpus.append(time.process_time() - cpu)
                 statements.append(counting.statements)
                 assert report.lines_read == size, report
+                for k, v in parts.items():
+                    split.setdefault(k, []).append(v)
             print(
                 f"| {size:,} lines | {statistics.median(walls) * 1000:.0f} ms | "
                 f"{statistics.median(cpus) * 1000:.0f} ms CPU | "
                 f"{statistics.median(statements):.0f} statements |",
                 flush=True,
             )
+            for k, v in split.items():
+                print(f"    {k}: {statistics.median(v) * 1000:.0f} ms (median)", flush=True)
         wh.con = counting._con
         wh.close()
 

@@ -29,6 +29,7 @@ from callkpi.model import (
     ROLLUP_REPEAT_WINDOW_DAYS,
     ROLLUP_SHORT_ABANDON_S,
     ROLLUP_SUMS,
+    TABLES,
     RollupLevel,
 )
 
@@ -187,7 +188,11 @@ def _level_bucket(level: RollupLevel, ts_sql: str) -> str:
 
 
 def refresh(
-    con: duckdb.DuckDBPyConnection, buckets_query: str, *, next_contacts: bool = True
+    con: duckdb.DuckDBPyConnection,
+    buckets_query: str,
+    *,
+    next_contacts: bool = True,
+    coarse: bool = True,
 ) -> None:
     """Recompute the roll-up rows of the quarter hours ``buckets_query`` returns (one
     column of UTC quarter-hour starts: those of every row, old and new, of each call
@@ -195,8 +200,11 @@ def refresh(
     call and keeps others passes the kept rows' quarter hours too, since the call's first
     visit, and so its place among the customer's calls, may have moved), at every level,
     after bringing ``calls.next_contact_at`` up to date for the customers concerned
-    (unless not ``next_contacts``: already current). Runs inside the caller's
-    transaction."""
+    (unless not ``next_contacts``: already current). Unless not ``coarse`` (the caller
+    rebuilds them all), the coarser levels follow: the day levels by the changed quarter
+    hours' difference when those are a small part of their days (:func:`_update_coarse`),
+    else, and the hour and quarter-hour levels always, by recomputing the buckets that
+    contain them. Runs inside the caller's transaction."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _rollup_buckets AS "
         f"SELECT DISTINCT b AS bucket_utc FROM ({buckets_query}) q(b) "
@@ -208,64 +216,232 @@ def refresh(
         0
     ]
     if lo is not None:
-        con.execute(
-            "DELETE FROM calls_rollup WHERE bucket_utc >= ? AND bucket_utc <= ? "
-            "AND bucket_utc IN (SELECT bucket_utc FROM _rollup_buckets)",
-            [lo, hi],
+        bounds = {"lo": lo, "hi": hi}
+        changed = (
+            "bucket_utc >= $lo AND bucket_utc <= $hi "
+            "AND bucket_utc IN (SELECT bucket_utc FROM _rollup_buckets)"
         )
-        con.execute(
-            f"""
-            INSERT INTO calls_rollup
-            SELECT {buckets_of("entered_at")} AS bucket_utc, {_DIMS},
-                   transferred, escalated, resolved,
-                   coalesce(customer_id, caller) IS NOT NULL AS customer_known,
-                   {repeat_sql()} AS repeat_contact,
-                   wait_s < {ROLLUP_SHORT_ABANDON_S} AS wait_lt_short,
-                   wait_s <= {ROLLUP_ANSWER_THRESHOLD_S} AS wait_le_threshold,
-                   count(*) AS n,
-                   sum(wait_s), max(wait_s), sum(talk_s), sum(hold_s), sum(acw_s),
-                   sum(coalesce(talk_s, 0) + coalesce(hold_s, 0) + coalesce(acw_s, 0))
-            FROM calls
-            WHERE entered_at >= ? AND entered_at < ? + INTERVAL 15 MINUTE
-              AND {buckets_of("entered_at")} IN (SELECT bucket_utc FROM _rollup_buckets)
-            GROUP BY ALL""",
-            [lo, hi],
-        )
-    for level in COARSE_LEVELS:
-        _refresh_coarse(con, level)
+        # The day levels are updated by the difference when the changed quarter hours
+        # are a small part of their days (a day already well filled), else recomputed.
+        difference = coarse and _small_part_of_days(con, changed, bounds)
+        if difference:
+            # The 15-minute rows of the changed quarter hours as they were: the day
+            # levels subtract them and add the new ones.
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _rollup_old AS SELECT * FROM calls_rollup "
+                f"WHERE {changed}",
+                bounds,
+            )
+        con.execute(f"DELETE FROM calls_rollup WHERE {changed}", bounds)
+        _insert_quarter_hours(con, bounds)
+        if difference:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _rollup_new AS SELECT * FROM calls_rollup "
+                f"WHERE {changed}",
+                bounds,
+            )
+        if coarse:
+            for level in COARSE_LEVELS:
+                if difference and level.seconds > DIFFERENCE_ABOVE_S:
+                    _update_coarse(con, level)
+                else:
+                    _recompute_coarse(con, level)
+        if difference:
+            con.execute("DROP TABLE _rollup_old")
+            con.execute("DROP TABLE _rollup_new")
     con.execute("DROP TABLE _rollup_buckets")
 
 
-def _refresh_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
+def _insert_quarter_hours(con: duckdb.DuckDBPyConnection, bounds: dict[str, object]) -> None:
+    """Insert the 15-minute level's rows of the quarter hours in ``_rollup_buckets``
+    (between ``bounds``' lo and hi), from the calls."""
+    con.execute(
+        f"""
+        INSERT INTO calls_rollup
+        SELECT {buckets_of("entered_at")} AS bucket_utc, {_DIMS},
+               transferred, escalated, resolved,
+               coalesce(customer_id, caller) IS NOT NULL AS customer_known,
+               {repeat_sql()} AS repeat_contact,
+               wait_s < {ROLLUP_SHORT_ABANDON_S} AS wait_lt_short,
+               wait_s <= {ROLLUP_ANSWER_THRESHOLD_S} AS wait_le_threshold,
+               count(*) AS n,
+               sum(wait_s), max(wait_s), sum(talk_s), sum(hold_s), sum(acw_s),
+               sum(coalesce(talk_s, 0) + coalesce(hold_s, 0) + coalesce(acw_s, 0))
+        FROM calls
+        WHERE entered_at >= $lo AND entered_at < $hi + INTERVAL 15 MINUTE
+          AND {buckets_of("entered_at")} IN (SELECT bucket_utc FROM _rollup_buckets)
+        GROUP BY ALL""",
+        bounds,
+    )
+
+
+DIFFERENCE_BELOW = 0.25
+"""The day levels are updated by the difference when the changed quarter hours hold less
+than this share of their days' 15-minute rows (the difference reads the changed rows
+twice and costs more SQL than a recompute: it pays when the days are fuller)."""
+
+
+def _small_part_of_days(
+    con: duckdb.DuckDBPyConnection, changed: str, bounds: dict[str, object]
+) -> bool:
+    """Whether the changed quarter hours' 15-minute rows are a small part of their UTC
+    days' (:data:`DIFFERENCE_BELOW`)."""
+    part, days = con.execute(
+        f"""SELECT count(*) FILTER ({changed}), count(*) FROM calls_rollup
+            WHERE bucket_utc >= time_bucket(INTERVAL 1 DAY, $lo::TIMESTAMP)
+              AND bucket_utc < time_bucket(INTERVAL 1 DAY, $hi::TIMESTAMP) + INTERVAL 1 DAY""",
+        bounds,
+    ).fetchall()[0]
+    return bool(part < DIFFERENCE_BELOW * days)
+
+
+DIFFERENCE_ABOVE_S = 3_600
+"""A coarser level whose buckets are longer than this (the day levels) is updated by the
+changed quarter hours' difference; one with shorter buckets (four quarter hours at most)
+has its changed buckets recomputed."""
+
+_COARSE_AGGREGATES = (
+    "sum(n) AS n, "
+    + ", ".join(f"coalesce(sum(n) FILTER ({c}), 0) AS {k}" for k, c in ROLLUP_COUNTS.items())
+    + f", sum({ROLLUP_SUMS[0]}) AS {ROLLUP_SUMS[0]}, max(wait_s_max) AS wait_s_max, "
+    + ", ".join(f"sum({c}) AS {c}" for c in ROLLUP_SUMS[1:])
+)
+"""A coarser level's columns after its bucket and dimensions, over 15-minute rows."""
+
+_COARSE_VALUES = ("n", *ROLLUP_COUNTS, *ROLLUP_SUMS)
+"""A coarser level's additive columns (all but ``wait_s_max``)."""
+
+
+def _same_key(level: RollupLevel, a: str, b: str) -> str:
+    """Whether rows ``a`` and ``b`` have the same bucket and dimensions (NULL equal NULL)."""
+    return " AND ".join(
+        [f"{a}.bucket_utc = {b}.bucket_utc"]
+        + [f"{a}.{d} IS NOT DISTINCT FROM {b}.{d}" for d in level.dimensions]
+    )
+
+
+def _recompute_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
     """Recompute a coarser level's buckets that contain the changed quarter hours, from
     the 15-minute level (already current)."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _level_buckets AS SELECT DISTINCT "
         f"{_level_bucket(level, 'bucket_utc')} AS bucket_utc FROM _rollup_buckets"
     )
-    con.execute(
-        f"DELETE FROM {level.table} WHERE bucket_utc IN (SELECT bucket_utc FROM _level_buckets)"
-    )
     lo, hi = con.execute("SELECT min(bucket_utc), max(bucket_utc) FROM _level_buckets").fetchall()[
         0
     ]
-    if lo is not None:
-        counts = ", ".join(f"coalesce(sum(n) FILTER ({c}), 0)" for c in ROLLUP_COUNTS.values())
-        sums = [f"sum({c})" for c in ROLLUP_SUMS]
-        # The range first, so that DuckDB skips the row groups of other days.
+    bounds = {"lo": lo, "hi": hi}
+    con.execute(
+        f"DELETE FROM {level.table} WHERE bucket_utc >= $lo AND bucket_utc <= $hi "
+        "AND bucket_utc IN (SELECT bucket_utc FROM _level_buckets)",
+        bounds,
+    )
+    # The range first, so that DuckDB skips the row groups of other days.
+    con.execute(
+        f"""
+        INSERT INTO {level.table}
+        SELECT {_level_bucket(level, "bucket_utc")} AS bucket_utc,
+               {", ".join(level.dimensions)}, {_COARSE_AGGREGATES}
+        FROM calls_rollup
+        WHERE bucket_utc >= $lo AND bucket_utc < $hi + INTERVAL {level.seconds} SECOND
+          AND {_level_bucket(level, "bucket_utc")} IN (SELECT bucket_utc FROM _level_buckets)
+        GROUP BY ALL""",
+        bounds,
+    )
+    con.execute("DROP TABLE _level_buckets")
+
+
+def _update_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
+    """Update a coarser level by the changed quarter hours' difference: each of its rows
+    that an old (``_rollup_old``) or new (``_rollup_new``) 15-minute row falls in becomes
+    itself minus the old rows plus the new ones (counts and sums are additive), so that a
+    change costs the same however full the day is.
+
+    Two things a difference cannot tell are recomputed from the 15-minute level instead,
+    for the rows concerned only: the longest wait when an old row held it and no new row
+    reaches it (it may have dropped), and a sum that the old rows had values for and the
+    new ones have none (it may have become NULL: no call left with a value)."""
+    dims = ", ".join(level.dimensions)
+    key = f"{_level_bucket(level, 'bucket_utc')} AS bucket_utc, {dims}"
+    values = ", ".join(_COARSE_VALUES)
+    per_row = f"{values}, wait_s_max"
+    flags = " OR ".join(
+        f"(bool_or(src = 'o' AND {c} IS NOT NULL) AND NOT bool_or(src = 'w' AND {c} IS NOT NULL))"
+        for c in ROLLUP_SUMS
+    )
+    max_e = "max(wait_s_max) FILTER (src = 'e')"
+    max_o = "max(wait_s_max) FILTER (src = 'o')"
+    max_w = "max(wait_s_max) FILTER (src = 'w')"
+    flat = ", ".join(
+        ["n", *(f"CASE WHEN {c} THEN n ELSE 0 END" for c in ROLLUP_COUNTS.values()), *ROLLUP_SUMS]
+    )
+    lo, hi = con.execute(
+        f"SELECT min({_level_bucket(level, 'bucket_utc')}), "
+        f"max({_level_bucket(level, 'bucket_utc')}) FROM _rollup_buckets"
+    ).fetchall()[0]
+    # The level's rows of the changed buckets ('e'), minus the old 15-minute rows ('o'),
+    # plus the new ones ('w'), in one grouping; only the rows that an old or new
+    # 15-minute row falls in are kept.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _level_delta AS
+        WITH d AS (
+            SELECT 'e' AS src, bucket_utc, {dims}, {per_row} FROM {level.table}
+            WHERE bucket_utc >= $lo AND bucket_utc <= $hi
+            UNION ALL
+            SELECT 'o', {key}, {", ".join(f"-({c})" for c in flat.split(", "))},
+                   wait_s_max FROM _rollup_old
+            UNION ALL
+            SELECT 'w', {key}, {flat}, wait_s_max FROM _rollup_new
+        )
+        SELECT bucket_utc, {dims},
+               {", ".join(f"sum({c}) AS {c}" for c in _COARSE_VALUES)},
+               CASE WHEN {max_w} >= {max_e} OR {max_e} IS NULL THEN {max_w} ELSE {max_e} END
+                   AS wait_s_max,
+               ({flags})
+               OR coalesce({max_o} >= {max_e} AND NOT coalesce({max_w} >= {max_e}, FALSE),
+                           FALSE) AS recompute
+        FROM d GROUP BY bucket_utc, {dims} HAVING bool_or(src <> 'e')""",
+        {"lo": lo, "hi": hi},
+    )
+    lo, hi = con.execute("SELECT min(bucket_utc), max(bucket_utc) FROM _level_delta").fetchall()[0]
+    if lo is None:
+        con.execute("DROP TABLE _level_delta")
+        return
+    bounds = {"lo": lo, "hi": hi}
+    con.execute(
+        f"""DELETE FROM {level.table} WHERE rowid IN (
+            SELECT t.rowid FROM {level.table} t JOIN _level_delta k
+            ON {_same_key(level, "t", "k")}
+            WHERE t.bucket_utc >= $lo AND t.bucket_utc <= $hi)""",
+        bounds,
+    )
+    columns = ", ".join(c.name for c in TABLES[level.table])
+    con.execute(
+        f"INSERT INTO {level.table} ({columns}) SELECT {columns} FROM _level_delta "
+        "WHERE NOT recompute AND n > 0"
+    )
+    if fetch_scalar_int(con, "SELECT count(*) FROM _level_delta WHERE recompute AND n > 0"):
         con.execute(
             f"""
             INSERT INTO {level.table}
-            SELECT {_level_bucket(level, "bucket_utc")} AS bucket_utc,
-                   {", ".join(level.dimensions)},
-                   sum(n), {counts}, {sums[0]}, max(wait_s_max), {", ".join(sums[1:])}
-            FROM calls_rollup
-            WHERE bucket_utc >= ? AND bucket_utc < ? + INTERVAL {level.seconds} SECOND
-              AND {_level_bucket(level, "bucket_utc")} IN (SELECT bucket_utc FROM _level_buckets)
+            SELECT k.bucket_utc, {", ".join(f"k.{d}" for d in level.dimensions)},
+                   {_COARSE_AGGREGATES}
+            FROM (SELECT {_level_bucket(level, "bucket_utc")} AS bucket_utc,
+                         * EXCLUDE (bucket_utc)
+                  FROM calls_rollup
+                  WHERE bucket_utc >= $lo AND bucket_utc < $hi + INTERVAL {level.seconds} SECOND
+                 ) r
+            JOIN (SELECT bucket_utc, {dims} FROM _level_delta WHERE recompute AND n > 0) k
+              ON {_same_key(level, "r", "k")}
             GROUP BY ALL""",
-            [lo, hi],
+            bounds,
         )
-    con.execute("DROP TABLE _level_buckets")
+    con.execute("DROP TABLE _level_delta")
+
+
+def fetch_scalar_int(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    return int(con.execute(query).fetchall()[0][0])
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
@@ -274,17 +450,22 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     fill_next_contacts(con)
     for level in ROLLUP_LEVELS:
         con.execute(f"DELETE FROM {level.table}")
-    refresh(con, f"SELECT DISTINCT {buckets_of('entered_at')} FROM calls", next_contacts=False)
+    refresh(
+        con,
+        f"SELECT DISTINCT {buckets_of('entered_at')} FROM calls",
+        next_contacts=False,
+        coarse=False,
+    )
+    build_coarse(con)
 
 
 def build_coarse(con: duckdb.DuckDBPyConnection) -> None:
-    """Fill the coarser levels from the 15-minute level as it is (a migration)."""
+    """Fill the coarser levels from the 15-minute level as it is, every row (a migration,
+    a rebuild)."""
     for level in COARSE_LEVELS:
         con.execute(f"DELETE FROM {level.table}")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rollup_buckets AS "
-        "SELECT DISTINCT bucket_utc FROM calls_rollup"
-    )
-    for level in COARSE_LEVELS:
-        _refresh_coarse(con, level)
-    con.execute("DROP TABLE _rollup_buckets")
+        con.execute(f"""
+            INSERT INTO {level.table}
+            SELECT {_level_bucket(level, "bucket_utc")} AS bucket_utc,
+                   {", ".join(level.dimensions)}, {_COARSE_AGGREGATES}
+            FROM calls_rollup GROUP BY ALL""")
