@@ -60,7 +60,8 @@ SCOPED_TABLES: dict[str, tuple[TableAsk, ...]] = {
     "sales": ({"kpis": ("connect_rate",), "by": ("hour_of_day", "weekday")},),
 }
 INSIGHTS: dict[str, tuple[str, ...]] = {
-    # Unscoped callers only (agents.js, sales.js): with the table's period and the zone.
+    # Unscoped callers only, with the default month and the zone (agents.js: the filter
+    # bar's period, asked for with the leaderboard; sales.js: the totals table's).
     "agents": ("aht-transfers", "availability"),
     "sales": ("best-time", "cac-ltv"),
 }

@@ -109,10 +109,17 @@
       rows: data.rows, units: data.units }) });
   }
 
-  async function loadInsights(period) {
+  /* Asked for together with the leaderboard (not after it): the filter bar's period. */
+  function fetchInsights(period) {
     const params = new URLSearchParams({ period: period, tz: CK.boot.tz });
-    const [quadrant, availability] = await Promise.all([
-      CK.api("/api/insights/aht-transfers", params), CK.api("/api/insights/availability", params)]);
+    const both = Promise.all([CK.api("/api/insights/aht-transfers", params),
+      CK.api("/api/insights/availability", params)]);
+    both.catch(() => {}); // shown when awaited
+    return both;
+  }
+
+  async function loadInsights(asked) {
+    const [quadrant, availability] = await asked;
     scatter(document.getElementById("quadrant-chart"), "aht-transfers", quadrant, "aht", "transfer_rate");
     scatter(document.getElementById("availability-chart"), "availability", availability, "availability",
       "agent_answer_rate");
@@ -130,6 +137,10 @@
     const mine = ++seq;
     const panel = document.getElementById("board-panel");
     panel.setAttribute("aria-busy", "true");
+    const user = CK.boot.user || {};
+    const scoped = user.scope && Object.keys(user.scope.limits || user.scope).length > 0;
+    const period = CK.dataParams().get("period");
+    const insights = !scoped && period ? fetchInsights(period) : null;
     let data;
     try {
       data = await CK.api("/api/table", CK.filterParams({ kpis: KPIS.join(","), by: "agent", samples: "true" }));
@@ -156,14 +167,12 @@
     const unavailable = document.getElementById("unavailable");
     unavailable.hidden = data.unavailable.length === 0;
     unavailable.textContent = t("page.unavailable") + ": " + data.unavailable.map((k) => t("kpi." + k, k)).join(", ");
-    const user = CK.boot.user || {};
-    const scoped = user.scope && Object.keys(user.scope.limits || user.scope).length > 0;
     document.getElementById("center-only").hidden = !scoped;
     document.getElementById("insights").hidden = scoped;
     if (scoped) document.getElementById("insight-tables").hidden = true;
     if (!scoped) {
       try {
-        await loadInsights(data.period);
+        await loadInsights(insights || fetchInsights(data.period));
       } catch (error) {
         CK.showError(error);
       }
