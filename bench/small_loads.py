@@ -28,6 +28,26 @@ from callkpi.ingest import queue_log  # noqa: E402
 from callkpi.store import Warehouse  # noqa: E402
 
 
+class _Timing:
+    """A connection wrapper that sums the wall time of each statement (by its first
+    words)."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+        self.spent: dict[str, float] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._con.execute(query, *args, **kwargs)
+        finally:
+            key = " ".join(query.split())[:70]
+            self.spent[key] = self.spent.get(key, 0.0) + time.perf_counter() - started
+
+
 class _Counting:
     """A connection wrapper that counts ``execute``/``sql`` calls."""
 
@@ -70,7 +90,7 @@ def _time_parts() -> dict[str, float]:
     return parts
 
 
-def _live(seconds: float, parts: dict[str, float]) -> None:
+def _live(seconds: float, parts: dict[str, float], statements: bool = False) -> None:
     """Posted events at a simulated 2,000 a second, loaded every 0.5 s of simulated time
     through the live path (EventSpool.post_group), in-process; prints per simulated minute
     the median wall and CPU time of a load and of the refresh's parts."""
@@ -88,6 +108,9 @@ def _live(seconds: float, parts: dict[str, float]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wh = Warehouse(Path(tmp) / "live.duckdb")
         spool = EventSpool(Path(tmp) / "spool")
+        timing = _Timing(wh.con)
+        if statements:
+            wh.con = timing  # type: ignore[assignment]
         sim, minute, rows = 0.0, 0, []
         while sim < seconds:
             sim += 0.5
@@ -108,7 +131,13 @@ def _live(seconds: float, parts: dict[str, float]) -> None:
                     f"{statistics.median(r[1] for r in rows) * 1000:.0f} ms CPU | {split} |",
                     flush=True,
                 )
+                if statements:
+                    top = sorted(timing.spent.items(), key=lambda kv: -kv[1])[:8]
+                    for key, spent in top:
+                        print(f"    {spent / len(rows) * 1000:5.1f} ms/load  {key}", flush=True)
+                    timing.spent = {}
                 minute, rows = minute + 1, []
+        wh.con = timing._con
         wh.close()
 
 
@@ -130,10 +159,15 @@ def main() -> None:
         "second, a load every 0.5 s of simulated time) for this many simulated seconds into "
         "a fresh warehouse, and print each minute's median load cost",
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="with --live-seconds: each minute's 8 dearest SQL statements per load",
+    )
     args = parser.parse_args()
     parts = _time_parts() if args.split else {}
     if args.live_seconds:
-        _live(args.live_seconds, parts)
+        _live(args.live_seconds, parts, args.statements)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     source = HERE / "data" / "queue_log_1000000"
