@@ -21,15 +21,10 @@ from callkpi.ingest import queue_log
 from callkpi.ingest.options import IngestOptions
 from callkpi.store import Warehouse
 
-# Dozens of small batches crash DuckDB at times (a segfault, or "Corrupted uncompressed
-# string segment" at COMMIT) in the store's next-contact refresh: its UPDATE of calls by
-# rowid, of rows the same transaction deleted and inserted. Not the ingest: with that
-# UPDATE keyed by (source, call_id, segment) instead, or without the next-contact
-# refresh, both tests pass every time. Remove the mark once the store's UPDATE is fixed.
-STORE_ROWID_BUG = pytest.mark.skip(
-    reason="store: UPDATE calls ... WHERE calls.rowid = n.row_id crashes DuckDB 2.0.0"
-)
-
+# Dozens of small batches once crashed DuckDB 2.0.0 (a segfault, or "Corrupted
+# uncompressed string segment" at COMMIT) in the store's next-contact refresh, which
+# updated calls by rowid, rows the same transaction had deleted and inserted: these
+# tests are the regression test of the fix (the update by the calls' key).
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "generate_queue_log.py"
 
 
@@ -99,7 +94,6 @@ def _snapshot(wh: Warehouse, path: Path) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
-@STORE_ROWID_BUG
 @pytest.mark.parametrize("seed", [1, 2])
 def test_one_batch_and_small_batches_agree(tmp_path: Path, seed: int) -> None:
     path, rejected = _log(tmp_path, 2500, seed)
@@ -131,7 +125,6 @@ def test_one_batch_and_small_batches_agree(tmp_path: Path, seed: int) -> None:
     assert batched == whole
 
 
-@STORE_ROWID_BUG
 def test_follow_in_small_batches_agrees_with_one_batch(tmp_path: Path) -> None:
     path, _ = _log(tmp_path, 1200, 3)
     with Warehouse(tmp_path / "whole.duckdb") as wh:

@@ -127,7 +127,7 @@ def _refresh_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
     # has a visit in the changed quarter hours, the earliest stored next contact in them.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _nc_rows AS
-        SELECT rowid AS row_id, {key} AS ck, call_id, entered_at, next_contact_at AS old
+        SELECT source, segment, {key} AS ck, call_id, entered_at, next_contact_at AS old
         FROM calls WHERE direction = 'in' AND {key} IN (SELECT ck FROM _nc_customers)""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _nc_calls AS
@@ -158,15 +158,20 @@ def _refresh_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
             SELECT ck, call_id, lead(f) OVER (PARTITION BY ck ORDER BY f, call_id) AS nx
             FROM suffix
         )
-        SELECT r.row_id, time_bucket(INTERVAL 15 MINUTE, r.entered_at) AS bucket_utc, n.nx,
+        SELECT r.source, r.call_id, r.segment,
+               time_bucket(INTERVAL 15 MINUTE, r.entered_at) AS bucket_utc, n.nx,
                {repeat_sql("r.entered_at", "r.old")} <> {repeat_sql("r.entered_at", "n.nx")}
                    AS repeat_changed
         FROM _nc_rows r JOIN n ON r.ck = n.ck AND r.call_id = n.call_id
         WHERE r.old IS DISTINCT FROM n.nx""")
     if fetch_count(con, "_nc_changed"):
         con.execute(
+            # By the calls' key, not rowid: DuckDB 2.0.0 corrupts the table (or crashes at
+            # COMMIT) when an UPDATE by rowid meets rows this transaction deleted and
+            # inserted again, as a rebuilt call's are.
             "UPDATE calls SET next_contact_at = n.nx FROM _nc_changed n "
-            "WHERE calls.rowid = n.row_id"
+            "WHERE calls.source = n.source AND calls.call_id = n.call_id "
+            "AND calls.segment = n.segment"
         )
         con.execute(
             # The roll-up keeps only whether a call was repeated within the default window.
@@ -410,10 +415,9 @@ def _update_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
         return
     bounds = {"lo": lo, "hi": hi}
     con.execute(
-        f"""DELETE FROM {level.table} WHERE rowid IN (
-            SELECT t.rowid FROM {level.table} t JOIN _level_delta k
-            ON {_same_key(level, "t", "k")}
-            WHERE t.bucket_utc >= $lo AND t.bucket_utc <= $hi)""",
+        f"""DELETE FROM {level.table} t
+            WHERE t.bucket_utc >= $lo AND t.bucket_utc <= $hi
+            AND EXISTS (SELECT 1 FROM _level_delta k WHERE {_same_key(level, "t", "k")})""",
         bounds,
     )
     columns = ", ".join(c.name for c in TABLES[level.table])
