@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from callkpi import live
 from callkpi.goals.targets import TargetSpec, set_targets
 from callkpi.ingest.events import EventError, EventSpool
 from callkpi.ingest.report import IngestReport
-from callkpi.kpi import KpiQuery, run_query
+from callkpi.kpi import KpiQuery, compiler, run_query
 from callkpi.live import LIVE_KPIS, LiveHub, LiveScope, read_floor, snapshot, view
 from callkpi.store import Warehouse
 
@@ -120,17 +119,17 @@ def test_a_closed_interval_equals_the_historical_query(floor: Warehouse) -> None
 def test_the_compiled_kpi_query_stays_current_as_events_arrive(
     floor: Warehouse, tmp_path: Path
 ) -> None:
-    """Today's KPIs come from SQL compiled once per day: after more events they are the
-    engine's fresh answer (compiled and run anew by run_query), not the first one's."""
+    """Today's KPIs run the engine's kept SQL: after more events they are the engine's
+    fresh answer (compiled and run anew by run_query), not the first one's."""
     first = snapshot(floor, tz=MSK, now=NOW)
-    compiled = live._compiled[floor]
+    compiled_before = compiler.cache_info()["misses"]
     assert next(q for q in first.queues if q.queue == "q").today["offered"] == 3
     # c1 (answered 10:00:11 after 10 s) ends; c2 is abandoned after 40 s.
     EventSpool(tmp_path / "more").post(floor, [
         ev("call_ended", t(10, 4, 11), call_id="c1", queue="q"),
         ev("call_abandoned", t(10, 4, 40), call_id="c2", queue="q")], tenant="acme")
     later = snapshot(floor, tz=MSK, now=NOW)
-    assert live._compiled[floor] is compiled  # the cached SQL answered
+    assert compiler.cache_info()["misses"] == compiled_before  # the kept SQL answered
     q = next(q for q in later.queues if q.queue == "q")
     assert (q.today["offered"], q.today["answered"], q.today["abandoned"]) == (5, 3, 2)
     assert (q.today["max_wait"], q.interval["offered"]) == (50.0, 3)  # c1, c5, c2 since 10:00

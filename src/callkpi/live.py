@@ -40,7 +40,6 @@ import json
 import math
 import threading
 import time
-import weakref
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,67 +231,18 @@ def view(floor: Floor, *, tenants: Iterable[str] | None = None,
                     [c for c in waiting_calls if id(c) in keep], shown)
 
 
-@dataclass
-class _Compiled:
-    key: tuple[str, dt.datetime, str]
-    expr: Any
-    """Kept alive: the SQL reads the calendar table Ibis registered for it."""
-    sql: str
-
-
-_compiled: weakref.WeakKeyDictionary[Warehouse, _Compiled] = weakref.WeakKeyDictionary()
-_compiled_lock = threading.Lock()
-
-
 def _today_by_interval(wh: Warehouse, tz: str, midnight: dt.datetime,
                        grain: str) -> list[dict[str, Any]]:
     """LIVE_KPIS of the inbound calls by tenant, queue and interval of the day from
     ``midnight`` (local), with each ratio's and mean's denominator (``__n``): one engine
-    query (:func:`callkpi.kpi.run_query`, same definitions as ``callkpi kpi``).
-
-    Compiling it (Ibis, in Python) costs several times what running it does, and it only
-    changes with the day: the SQL is compiled once per warehouse, zone, day and grain and
-    then run as it is (rows as the engine's: ``period_start`` per interval, NaN as None).
-    Should running it fail, the engine compiles and runs the query afresh."""
-    from ibis.backends.duckdb.converter import DuckDBPyArrowData
-
+    query (:func:`callkpi.kpi.run_query`, same definitions as ``callkpi kpi``). The engine
+    keeps the compiled SQL of the query's shape, so a snapshot only runs it."""
     from callkpi.kpi import KpiQuery, run_query
-    from callkpi.kpi.buckets import period_start
-    from callkpi.kpi.compiler import BUCKET, OFFSET, Compiler
 
     query = KpiQuery(kpis=LIVE_KPIS, by=("tenant", "queue"), grain=grain, tz=tz,
                      start=midnight, end=midnight + dt.timedelta(days=1),
                      where=(("direction", "in"),), samples=True)
-    key = (tz, midnight, grain)
-    with _compiled_lock:
-        compiled = _compiled.get(wh)
-    if compiled is None or compiled.key != key:
-        expr, keys = Compiler(wh).compile(query)
-        if BUCKET not in keys:  # not the shape this reads: let the engine do all of it
-            return run_query(wh, query).rows
-        records = expr.to_pyarrow().to_pylist()  # registers the calendar table
-        compiled = _Compiled(key, expr, str(wh.ibis.compile(expr)))
-        with _compiled_lock:
-            _compiled[wh] = compiled
-    else:
-        try:
-            table = wh.con.sql(compiled.sql).to_arrow_table()
-            records = compiled.expr.__pyarrow_result__(
-                table, data_mapper=DuckDBPyArrowData).to_pylist()
-        except Exception:  # e.g. the schema changed under it
-            with _compiled_lock:
-                _compiled.pop(wh, None)
-            return run_query(wh, query).rows
-    rows = []
-    for record in sorted(records, key=lambda r: (r[BUCKET], str(r["tenant"]), str(r["queue"]))):
-        row = {"tenant": record["tenant"], "queue": record["queue"],
-               "period_start": period_start(record[BUCKET], grain, tz, record.get(OFFSET))}
-        for name in (*LIVE_KPIS, *(f"{k}__n" for k in LIVE_KPIS)):
-            if name in record:
-                value = record[name]
-                row[name] = None if isinstance(value, float) and value != value else value
-        rows.append(row)
-    return rows
+    return run_query(wh, query).rows
 
 
 def _wall(value: str | dt.datetime) -> dt.datetime:
