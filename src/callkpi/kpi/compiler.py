@@ -1235,8 +1235,8 @@ class Compiler:
         ``$n`` parameters for its values."""
         return self._compiled(self._plan(query)).sql
 
-    def _execute(self, plan: _Plan, entry: _Compiled) -> list[dict[str, Any]]:
-        """Run kept SQL with the plan's values; the records as Ibis would give them."""
+    def _execute(self, plan: _Plan, entry: _Compiled) -> pa.Table:
+        """Run kept SQL with the plan's values; the table as Ibis would give it."""
         values = [self._value(plan, name) for name in entry.slots]
         sql = entry.sql
         con = self.wh.con
@@ -1253,60 +1253,81 @@ class Compiler:
             finally:
                 if name is not None:
                     con.unregister(name)
-        records: list[dict[str, Any]] = DuckDBPyArrowData.convert_table(
-            table, entry.schema
-        ).to_pylist()
-        return records
+        converted: pa.Table = DuckDBPyArrowData.convert_table(table, entry.schema)
+        return converted
 
     def run(self, query: KpiQuery) -> KpiResult:
         if not self.cached:
             expr, key_list = self.compile(query)
-            records = expr.to_pyarrow().to_pylist()
+            table = expr.to_pyarrow()
             keys: Sequence[str] = key_list
         else:
             plan = self._plan(query)
             entry = self._compiled(plan)
             try:
-                records = self._execute(plan, entry)
+                table = self._execute(plan, entry)
             except duckdb.Error:  # e.g. the schema changed under it: compile afresh
                 with _cache_lock:
                     for k in [k for k, v in _cache.items() if v is entry]:
                         del _cache[k]
                 entry = self._compiled(plan)
-                records = self._execute(plan, entry)
+                table = self._execute(plan, entry)
             keys = entry.keys
+        return _result(query, keys, table)
 
-        def order(record: dict[str, Any]) -> tuple[Any, ...]:
-            # Chronological even across a DST fall-back: sort by the bucket's UTC start.
-            start = record.get(BUCKET)
-            if start is not None and record.get(OFFSET) is not None:
-                start -= dt.timedelta(seconds=record[OFFSET])
-            return (
-                start or dt.datetime.min,
-                *((record[d] is None, str(record[d])) for d in query.by),
-            )
 
-        sample_keys = [k for k in (records[0] if records else {}) if k.endswith("__n")]
+def _result(query: KpiQuery, keys: Sequence[str], table: pa.Table) -> KpiResult:
+    """The result's rows from the query's Arrow table, column-wise (a month by 30 minutes
+    is tens of thousands of rows): chronological even across a DST fall-back (by each
+    bucket's UTC start), then by each dimension's text, empty values last; NaN as None."""
+    import pyarrow.compute as pc
+
+    names = set(table.column_names)
+    bucketed = BUCKET in keys
+    order: list[tuple[str, str]] = []
+    if bucketed:
+        start = table.column(BUCKET).cast(pa.timestamp("us"))
+        if OFFSET in names:
+            offset = table.column(OFFSET).cast(pa.int64())
+            shifted = pc.subtract(start, pc.multiply(offset, 1_000_000).cast(pa.duration("us")))
+            start = pc.if_else(pc.is_null(offset), start, shifted)
+        start = pc.fill_null(start, pa.scalar(dt.datetime.min, pa.timestamp("us")))
+        table = table.append_column("_utc_start", start)
+        order.append(("_utc_start", "ascending"))
+    for i, dim in enumerate(query.by):
+        table = table.append_column(f"_text_{i}", table.column(dim).cast(pa.string()))
+        order.append((f"_text_{i}", "ascending"))
+    if order:
+        # Empty values last: Arrow's default null placement.
+        table = table.take(pc.sort_indices(table, sort_keys=order))
+    samples = tuple(f"{k}__n" for k in query.kpis if f"{k}__n" in names)
+    sample_keys = [k for k in table.column_names if k.endswith("__n")]
+
+    def values(name: str) -> list[Any]:
+        column = table.column(name)
+        if pa.types.is_floating(column.type):
+            column = pc.if_else(pc.is_nan(column), None, column)
+        return column.to_pylist()
+
+    columns = [values(name) for name in query.by]
+    if bucketed:
         starts: dict[tuple[Any, Any], str] = {}  # a bucket's period_start, made once
-        rows = []
-        for record in sorted(records, key=order):
-            row: dict[str, Any] = {dim: record[dim] for dim in query.by}
-            if BUCKET in keys:
-                bucket = (record[BUCKET], record.get(OFFSET))
-                start = starts.get(bucket)
-                if start is None:
-                    start = starts[bucket] = buckets.period_start(
-                        bucket[0], query.grain, query.tz, bucket[1]
-                    )
-                row["period_start"] = start
-            for kpi_id in query.kpis:
-                row[kpi_id] = _number(record[kpi_id])
-            for k in sample_keys:
-                row[k] = _number(record[k])
-            rows.append(row)
-        samples = tuple(f"{k}__n" for k in query.kpis if records and f"{k}__n" in records[0])
-        columns = (*query.by, *(("period_start",) if BUCKET in keys else ()), *query.kpis, *samples)
-        return KpiResult(query, columns, rows)
+        periods = []
+        offsets = table.column(OFFSET).to_pylist() if OFFSET in names else None
+        for i, bucket_start in enumerate(table.column(BUCKET).to_pylist()):
+            bucket = (bucket_start, None if offsets is None else offsets[i])
+            period = starts.get(bucket)
+            if period is None:
+                period = starts[bucket] = buckets.period_start(
+                    bucket[0], query.grain, query.tz, bucket[1]
+                )
+            periods.append(period)
+        columns.append(periods)
+    columns += [values(name) for name in (*query.kpis, *sample_keys)]
+    out = (*query.by, *(("period_start",) if bucketed else ()), *query.kpis, *sample_keys)
+    rows = [dict(zip(out, row, strict=True)) for row in zip(*columns, strict=True)]
+    header = (*query.by, *(("period_start",) if bucketed else ()), *query.kpis, *samples)
+    return KpiResult(query, header, rows)
 
 
 def _number(value: Any) -> Any:
