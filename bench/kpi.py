@@ -131,9 +131,12 @@ def run_callkpi(
     use_rollup: bool,
     repeats: bool = True,
     memory_limit: str | None = None,
+    warm: bool = False,
 ) -> dict[str, Any]:
     """The inbound catalog through ``run_query``; without the repeat-contact KPIs when not
-    ``repeats``, and with DuckDB's memory limit set when ``memory_limit`` is given."""
+    ``repeats``, and with DuckDB's memory limit set when ``memory_limit`` is given.
+    ``warm``: both queries run once, untimed, before the timed run (the SQL compiled and
+    kept, the file's blocks read), as pandas's columns are loaded before its clock."""
     from callkpi.kpi import KpiQuery, run_query
     from callkpi.store import Warehouse
 
@@ -142,12 +145,15 @@ def run_callkpi(
         calls_kpis = [k for k in calls_kpis if k not in REPEAT_KPIS]
     wh = Warehouse(db, read_only=True, memory_limit=memory_limit)
     month = {"grain": "30min", "tz": "UTC", "start": start, "end": end}
+    calls_query = KpiQuery(tuple(calls_kpis), by=("queue",), **month)
+    ivr_query = KpiQuery(tuple(ivr_kpis), by=IVR_BY, **month)
+    for _ in range(1 if warm else 0):
+        run_query(wh, calls_query, use_rollup=use_rollup)
+        run_query(wh, ivr_query, use_rollup=use_rollup)
     clock = Clock()
     with clock.phase("calls"):
-        calls_query = KpiQuery(tuple(calls_kpis), by=("queue",), **month)
         calls = run_query(wh, calls_query, use_rollup=use_rollup)
     with clock.phase("ivr"):
-        ivr_query = KpiQuery(tuple(ivr_kpis), by=IVR_BY, **month)
         ivr = run_query(wh, ivr_query, use_rollup=use_rollup)
     return {
         "times": clock.total("calls", "ivr"),
@@ -283,13 +289,18 @@ def run_floor(
     repeats: bool = True,
     window: bool = False,
     memory_limit: str | None = None,
+    warm: bool = False,
 ) -> dict[str, Any]:
+    """The hand-written SQL (``warm``: run once, untimed, before the timed run)."""
     import duckdb
 
     con = duckdb.connect(db, read_only=True)
     con.execute("SET enable_progress_bar = false")
     if memory_limit is not None:
         con.execute(f"SET memory_limit = '{memory_limit}'")
+    for _ in range(1 if warm else 0):
+        con.sql(floor_calls_sql(start, end, repeats=repeats, window=window)).to_arrow_table()
+        con.sql(floor_ivr_sql(start, end)).to_arrow_table()
     clock = Clock()
     with clock.phase("calls"):
         calls = con.sql(
@@ -857,6 +868,8 @@ LABELS = {
     "pandas_no_repeats": "pandas without repeat_contact_rate and fcr",
     "callkpi_memory_1_5gb": "callkpi with `CALLKPI_MEMORY_LIMIT=1.5GB`",
     "floor_memory_1_5gb": "floor with `SET memory_limit = '1.5GB'`",
+    "callkpi_warm": "callkpi, default, second run in its process",
+    "floor_warm": "floor, second run in its process",
 }
 
 
@@ -926,6 +939,9 @@ RUNNERS: dict[str, Callable[[str, dt.datetime, dt.datetime], dict[str, Any]]] = 
     "pandas_no_repeats": partial(run_pandas, repeats=False),
     "callkpi_memory_1_5gb": partial(run_callkpi, use_rollup=True, memory_limit="1.5GB"),
     "floor_memory_1_5gb": partial(run_floor, memory_limit="1.5GB"),
+    # A second run in the same process, as pandas's computation runs on loaded columns.
+    "callkpi_warm": partial(run_callkpi, use_rollup=True, warm=True),
+    "floor_warm": partial(run_floor, warm=True),
 }
 ENGINES = ("callkpi_raw", "callkpi", "floor", "floor_window", "pandas")
 DIAGNOSTICS = ("callkpi_no_repeats", "floor_no_repeats")

@@ -134,7 +134,7 @@ def main() -> None:
     if args.bench == "ingest":
         bench_ingest(args.lines, args.repeat)
     elif args.bench == "kpi":
-        kpi.bench_kpi(args.calls, args.repeat, args.seed, args.pandas_repeat)
+        kpi.bench_kpi(args.calls, args.repeat, args.seed, args.pandas_repeat, args.also)
 
 
 if __name__ == "__main__":
