@@ -6,11 +6,12 @@ was kept ahead. When a page's script asks for something new, this test fails unt
 :mod:`callkpi.server.web.page_requests` follows.
 
 The warmed answers are those a server without the warm-up computes for the same requests
-(the session's ``server``: the same demo, built the same way)."""
+(a second server, on a copy of the same warehouse made before either started)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -38,12 +39,15 @@ PAGES = ("overview", "scorecard", "trends", "agents", "queues", "sales", "planni
 
 
 class Warm:
-    def __init__(self, base: str, tokens: dict[str, str]) -> None:
+    def __init__(self, base: str, fresh_base: str, tokens: dict[str, str]) -> None:
         self.base = base
+        self.fresh_base = fresh_base
         self.tokens = tokens
 
-    def get(self, user: str, url: str) -> httpx2.Response:
-        return httpx2.get(f"{self.base}{url}", timeout=120,
+    def get(self, user: str, url: str, *, fresh: bool = False) -> httpx2.Response:
+        """``url`` as ``user`` from the warmed server (``fresh``: the unwarmed one)."""
+        base = self.fresh_base if fresh else self.base
+        return httpx2.get(f"{base}{url}", timeout=120,
                           headers={"Authorization": f"Bearer {self.tokens[user]}"})
 
     def state(self) -> dict[str, Any]:
@@ -74,32 +78,43 @@ def warm(tmp_path_factory: pytest.TempPathFactory,
     for name, (role, scope) in USERS.items():
         store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
         tokens[name], _ = store.new_token(name, actor="test")
-    port = free_port()
+    fresh_db = root / "fresh.duckdb"
+    shutil.copyfile(db, fresh_db)
+    shutil.copyfile(auth_path_for(db), auth_path_for(fresh_db))
+    warm_port, fresh_port = free_port(), free_port()
+    processes = [_serve(db, warm_port, warm_up=True), _serve(fresh_db, fresh_port, warm_up=False)]
+    try:
+        yield Warm(f"http://127.0.0.1:{warm_port}", f"http://127.0.0.1:{fresh_port}", tokens)
+    finally:
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _serve(db: Path, port: int, *, warm_up: bool) -> subprocess.Popen[str]:
+    """``callkpi serve`` on ``db``, once it answers (with the warm-up when ``warm_up``)."""
+    env = {**os.environ, "CALLKPI_WARM_UP": "1" if warm_up else "0"}
     process = subprocess.Popen(
         [sys.executable, "-m", "callkpi", "serve", "--db", str(db), "--port", str(port),
-         "--tz", "Europe/Moscow"], env={**os.environ, "CALLKPI_WARM_UP": "1"},
+         "--tz", "Europe/Moscow"], env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")),  # type: ignore[union-attr]
                      daemon=True).start()
-    result = Warm(f"http://127.0.0.1:{port}", tokens)
     deadline = time.monotonic() + 60
     while True:
         try:
-            if httpx2.get(f"{result.base}/api/health", timeout=1).status_code == 200:
-                break
+            if httpx2.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return process
         except httpx2.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail("callkpi serve did not start:\n" + "".join(output))
         time.sleep(0.2)
-    yield result
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -137,7 +152,7 @@ def _open(browser: Any, warm: Warm, user: str, path: str,
 
 
 def test_every_page_finds_its_answers_kept_by_the_warm_up(
-        warm: Warm, browser: Any, server: Any) -> None:
+        warm: Warm, browser: Any) -> None:
     # The scoped users sign in (their first page: the server learns their scopes).
     for user in ("nord", "duo"):
         assert _open(browser, warm, user, "/overview", []) == []
@@ -164,7 +179,6 @@ def test_every_page_finds_its_answers_kept_by_the_warm_up(
             if url.startswith(("/api/table", "/api/forecast", "/api/plan", "/api/insights",
                                "/api/overview", "/api/scorecard")):
                 warmed = warm.get(user, url)
-                fresh = httpx2.get(f"{server.base}{url}", timeout=120, headers={
-                    "Authorization": f"Bearer {server.tokens[user]}"})
+                fresh = warm.get(user, url, fresh=True)
                 assert warmed.status_code == fresh.status_code == 200, url
                 assert _same(warmed.json(), fresh.json()), url
