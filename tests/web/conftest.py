@@ -6,6 +6,8 @@ Screenshots go to ``test-artifacts/web/`` (git-ignored)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 import threading
@@ -51,12 +53,9 @@ class Server:
 
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory,
-           free_port: Callable[[], int]) -> Iterator[Server]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (make test installs it)")
-    root = tmp_path_factory.mktemp("web")
+def _build_demo(root: Path) -> tuple[Path, AuthStore, dict[str, str]]:
+    """The two-day demo with its example targets in ``root``, and USERS with their API
+    tokens."""
     db = root / "demo.duckdb"
     with Warehouse(db) as wh:
         build_demo(wh, days=2, seed=7, data_dir=root / "data")
@@ -66,33 +65,63 @@ def server(tmp_path_factory: pytest.TempPathFactory,
     for name, (role, scope) in USERS.items():
         store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
         tokens[name], _ = store.new_token(name, actor="test")
-    port = free_port()
+    return db, store, tokens
+
+
+@contextlib.contextmanager
+def _serving(db: Path, port: int, env: dict[str, str] | None = None) -> Iterator[list[str]]:
+    """``callkpi serve`` on ``db`` (its environment plus ``env``) once it answers; yields
+    its output as it comes, and stops it on exit."""
     process = subprocess.Popen(
         [sys.executable, "-m", "callkpi", "serve", "--db", str(db), "--port", str(port),
-         "--tz", "Europe/Moscow"],
+         "--tz", "Europe/Moscow"], env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    result = Server(f"http://127.0.0.1:{port}", db, store, tokens=tokens)
-    reader = threading.Thread(
-        target=lambda: result.output.extend(iter(process.stdout.readline, "")),  # type: ignore[union-attr]
-        daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx2.get(f"{result.base}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx2.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("callkpi serve did not start:\n" + "".join(result.output))
-        time.sleep(0.2)
-    yield result
-    process.terminate()
+    output: list[str] = []
+    threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")),  # type: ignore[union-attr]
+                     daemon=True).start()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/api/health",
+                              timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("callkpi serve did not start:\n" + "".join(output))
+            time.sleep(0.2)
+        yield output
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def web_demo() -> Callable[[Path], tuple[Path, AuthStore, dict[str, str]]]:
+    """Builds the dashboard tests' demo and users in a directory (for servers of a test's
+    own: see ``serving``)."""
+    return _build_demo
+
+
+@pytest.fixture(scope="session")
+def serving() -> Callable[..., contextlib.AbstractContextManager[list[str]]]:
+    """``serving(db, port, env=None)``: a context running ``callkpi serve`` on ``db``."""
+    return _serving
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory,
+           free_port: Callable[[], int]) -> Iterator[Server]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (make test installs it)")
+    db, store, tokens = _build_demo(tmp_path_factory.mktemp("web"))
+    port = free_port()
+    with _serving(db, port) as output:
+        yield Server(f"http://127.0.0.1:{port}", db, store, output, tokens)
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,8 @@ The warmed answers are those a server without the warm-up computes for the same 
 
 from __future__ import annotations
 
-import os
+import contextlib
 import shutil
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,18 +20,11 @@ from typing import Any
 import httpx2
 import pytest
 
-from callkpi.demo import build_demo
-from callkpi.goals.targets import import_file
-from callkpi.server.auth import AuthStore, Scope, auth_path_for
-from callkpi.store import Warehouse
+from callkpi.server.auth import auth_path_for
 
 PASSWORD = "correct horse battery staple"
-TARGETS = Path(__file__).resolve().parents[2] / "src/callkpi/goals/examples/demo_targets.yaml"
-USERS: dict[str, tuple[str, dict[str, list[str]]]] = {
-    "boss": ("admin", {}),
-    "nord": ("client", {"tenant": ["nordbank"]}),
-    "duo": ("manager", {"tenant": ["nordbank", "telesfera"]}),
-}
+USERS = ("boss", "nord", "duo")
+"""The web fixtures' users: an admin, a one-tenant client and a two-tenant manager."""
 PAGES = ("overview", "scorecard", "trends", "agents", "queues", "sales", "planning")
 
 
@@ -66,55 +56,17 @@ class Warm:
 
 
 @pytest.fixture(scope="module")
-def warm(tmp_path_factory: pytest.TempPathFactory,
-         free_port: Callable[[], int]) -> Iterator[Warm]:
-    root = tmp_path_factory.mktemp("warm")
-    db = root / "demo.duckdb"
-    with Warehouse(db) as wh:
-        build_demo(wh, days=2, seed=7, data_dir=root / "data")
-        import_file(wh, TARGETS)
-    store = AuthStore(auth_path_for(db))
-    tokens = {}
-    for name, (role, scope) in USERS.items():
-        store.add_user(name, role, Scope.of(**scope), actor="test", password=PASSWORD)
-        tokens[name], _ = store.new_token(name, actor="test")
-    fresh_db = root / "fresh.duckdb"
+def warm(tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int],
+         web_demo: Callable[[Path], tuple[Path, Any, dict[str, str]]],
+         serving: Callable[..., contextlib.AbstractContextManager[list[str]]]) -> Iterator[Warm]:
+    db, _, tokens = web_demo(tmp_path_factory.mktemp("warm"))
+    fresh_db = db.with_name("fresh.duckdb")
     shutil.copyfile(db, fresh_db)
     shutil.copyfile(auth_path_for(db), auth_path_for(fresh_db))
     warm_port, fresh_port = free_port(), free_port()
-    processes = [_serve(db, warm_port, warm_up=True), _serve(fresh_db, fresh_port, warm_up=False)]
-    try:
+    with serving(db, warm_port, {"CALLKPI_WARM_UP": "1"}), \
+            serving(fresh_db, fresh_port, {"CALLKPI_WARM_UP": "0"}):
         yield Warm(f"http://127.0.0.1:{warm_port}", f"http://127.0.0.1:{fresh_port}", tokens)
-    finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _serve(db: Path, port: int, *, warm_up: bool) -> subprocess.Popen[str]:
-    """``callkpi serve`` on ``db``, once it answers (with the warm-up when ``warm_up``)."""
-    env = {**os.environ, "CALLKPI_WARM_UP": "1" if warm_up else "0"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "callkpi", "serve", "--db", str(db), "--port", str(port),
-         "--tz", "Europe/Moscow"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")),  # type: ignore[union-attr]
-                     daemon=True).start()
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx2.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return process
-        except httpx2.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("callkpi serve did not start:\n" + "".join(output))
-        time.sleep(0.2)
 
 
 def _same(a: Any, b: Any) -> bool:
