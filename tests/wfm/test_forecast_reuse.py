@@ -22,7 +22,7 @@ def _history(seed: int, days: int = 28) -> pd.Series:
 
 
 def _fresh(history: pd.Series, days: int) -> fc.Forecast:
-    fc._SMOOTHED.clear()
+    fc._smooth_kept.cache_clear()
     return fc.forecast(history, days, models={"ets_profile": fc.ets_profile})
 
 
@@ -35,26 +35,28 @@ def _same(a: fc.Forecast, b: fc.Forecast) -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_repeated_forecast_makes_no_new_fit_and_gives_the_same(seed: int) -> None:
     history = _history(seed)
-    start = fc._SMOOTHED.fits
+    fc._smooth_kept.cache_clear()  # its counts start again from 0 too
+    start = fc._smooth_kept.cache_info().misses
     first = _fresh(history, 3)
-    fits = fc._SMOOTHED.fits
+    fits = fc._smooth_kept.cache_info().misses
     assert fits == start + 8  # 7 back-test origins and the final fit
     again = fc.forecast(history, 3, models={"ets_profile": fc.ets_profile})
-    assert fc._SMOOTHED.fits == fits
+    assert fc._smooth_kept.cache_info().misses == fits
     _same(again, first)
 
 
 def test_a_changed_last_day_refits_only_what_it_trains() -> None:
     history = _history(3)
     fc.forecast(history, 2, models={"ets_profile": fc.ets_profile})
-    fits = fc._SMOOTHED.fits
+    fits = fc._smooth_kept.cache_info().misses
     changed = history.copy()
     changed.iloc[-30:] += 5  # the last day's afternoon: in no back-test training window
     kept = fc.forecast(changed, 2, models={"ets_profile": fc.ets_profile})
-    assert fc._SMOOTHED.fits == fits + 1  # the final fit on the whole history only
+    # the final fit on the whole history only
+    assert fc._smooth_kept.cache_info().misses == fits + 1
     _same(kept, _fresh(changed, 2))
     earlier = history.copy()
     earlier.iloc[48 * 5 + 20] += 7  # day 6: in every window
-    fits = fc._SMOOTHED.fits
+    fits = fc._smooth_kept.cache_info().misses
     fc.forecast(earlier, 2, models={"ets_profile": fc.ets_profile})
-    assert fc._SMOOTHED.fits == fits + 8
+    assert fc._smooth_kept.cache_info().misses == fits + 8

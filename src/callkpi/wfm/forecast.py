@@ -53,10 +53,9 @@ comes as NaN from :func:`callkpi.wfm.history.slot_volumes` and the models leave 
 
 from __future__ import annotations
 
+import functools
 import math
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -241,43 +240,17 @@ def _smooth(z: np.ndarray, period: int, steps: int) -> np.ndarray:
         return np.expm1(np.asarray(fit.forecast(steps), dtype=float))
 
 
-class _Smoothed:
-    """:func:`_smooth`'s answers by their exact inputs (the bytes of ``z``, the season,
-    the steps), least recently used first out: a fit is a deterministic function of them,
-    so a kept answer is the one a new fit gives. Plans and forecasts are computed again
-    after every ingest batch, and most of their back-tests' training windows did not
-    change (a batch of today's events changes no earlier day): those fits are not made
-    again."""
-
-    def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self.fits = 0
-        self.hits = 0
-        self._kept: OrderedDict[tuple[bytes, int, int], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, z: np.ndarray, period: int, steps: int) -> np.ndarray:
-        key = (np.ascontiguousarray(z, dtype=float).tobytes(), period, steps)
-        with self._lock:
-            found = self._kept.get(key)
-            if found is not None:
-                self._kept.move_to_end(key)
-                self.hits += 1
-                return found.copy()
-        smoothed = _smooth(z, period, steps)
-        with self._lock:
-            self.fits += 1
-            self._kept[key] = smoothed.copy()
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-        return smoothed
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
-
-
-_SMOOTHED = _Smoothed()
+@functools.lru_cache(maxsize=1024)
+def _smooth_kept(z: bytes, period: int, steps: int) -> np.ndarray:
+    """:func:`_smooth` of the float64 bytes ``z``, kept by its exact inputs (least
+    recently used out; ``cache_info().misses`` counts the fits made). A fit is a
+    deterministic function of them, so a kept answer is the one a new fit gives. Plans
+    and forecasts are computed again after every ingest batch, and most of their
+    back-tests' training windows did not change (a batch of today's events changes no
+    earlier day): those fits are not made again. Read-only: callers get a copy."""
+    smoothed = _smooth(np.frombuffer(z, dtype=float), period, steps)
+    smoothed.flags.writeable = False
+    return smoothed
 
 
 def daily_totals_forecast(totals: np.ndarray, first_weekday: int, days: int) -> np.ndarray:
@@ -320,7 +293,9 @@ def daily_totals_forecast(totals: np.ndarray, first_weekday: int, days: int) -> 
     if np.ptp(z) == 0:
         return np.where(ahead_open, float(np.expm1(z[0])), 0.0)
     try:
-        smoothed = _SMOOTHED.get(z, period, int(ahead_open.sum()))
+        smoothed = _smooth_kept(
+            np.ascontiguousarray(z, dtype=float).tobytes(), period, int(ahead_open.sum())
+        ).copy()
     except (ValueError, np.linalg.LinAlgError):  # pragma: no cover - numerical failure
         return fallback
     if not np.isfinite(smoothed).all():  # pragma: no cover - numerical failure
