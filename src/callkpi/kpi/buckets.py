@@ -2,9 +2,15 @@
 
 UTC timestamps become local wall time by adding the zone's offset, chosen with a plain
 CASE over the zone's transitions (:mod:`callkpi.timezones`), so every backend computes
-the same thing. Buckets truncate local time. Sub-day buckets also keep the offset, so the
+the same thing; a zone that keeps one offset over the range adds it as a constant (UTC adds
+nothing). Buckets truncate local time. Sub-day buckets also keep the offset, so the
 repeated hour of a DST fall-back stays two buckets (02:00+03:00 and 02:00+02:00); day and
 longer buckets are local calendar days, weeks (ISO, Monday), months, quarters and years.
+
+15- and 30-minute buckets are the hour plus whole quarter or half hours, which any engine
+computes; on DuckDB its ``time_bucket`` gives the same buckets for less (a month of 20M
+calls by 30 minutes: 0.72 -> 0.54 s), so the compiler asks for it there (``native``).
+Ibis' ``bucket()`` has no PySpark translation, so it is never the portable form.
 """
 
 from __future__ import annotations
@@ -35,11 +41,12 @@ _TRUNC = {"hour": "h", "day": "D", "week": "W", "month": "M", "quarter": "Q", "y
 
 def offset_seconds(
     ts: ir.TimestampValue, tz: str, start: dt.datetime, end: dt.datetime
-) -> ir.IntegerValue:
-    """The UTC offset of zone ``tz`` at each (naive UTC) timestamp, in seconds."""
+) -> ir.IntegerValue | int:
+    """The UTC offset of zone ``tz`` at each (naive UTC) timestamp, in seconds: a plain
+    int when the zone keeps one offset from ``start`` to ``end``."""
     table = timezones.offsets_from_utc(tz, start, end)
     if not table.boundaries:
-        return ibis.literal(table.offsets_s[0])
+        return table.offsets_s[0]
     cases = [
         (ts < ibis.timestamp(boundary), offset)
         for boundary, offset in zip(table.boundaries, table.offsets_s, strict=False)
@@ -47,14 +54,19 @@ def offset_seconds(
     return ibis.cases(*cases, else_=table.offsets_s[-1])
 
 
-def local_time(ts: ir.TimestampValue, offset: ir.IntegerValue) -> ir.TimestampValue:
+def local_time(ts: ir.TimestampValue, offset: ir.IntegerValue | int) -> ir.TimestampValue:
+    if isinstance(offset, int):
+        return ts if offset == 0 else ts + ibis.interval(seconds=offset)
     return ts + offset.as_interval("s")
 
 
-def bucket(local: ir.TimestampValue, grain: str) -> ir.TimestampValue:
-    """The start of the bucket containing ``local`` (a local wall time)."""
+def bucket(local: ir.TimestampValue, grain: str, *, native: bool = False) -> ir.TimestampValue:
+    """The start of the bucket containing ``local`` (a local wall time); ``native``: with
+    DuckDB's ``time_bucket`` where it is faster (the same buckets)."""
     if grain in ("15min", "30min"):
         minutes = 15 if grain == "15min" else 30
+        if native:
+            return local.bucket(minutes=minutes)
         return local.truncate("h") + ((local.minute() // minutes) * minutes).as_interval("m")
     if grain in _TRUNC:
         return local.truncate(_TRUNC[grain])

@@ -247,6 +247,8 @@ class Compiler:
         self.use_rollup = use_rollup
         self.rollup_levels = None if rollup_levels is None else frozenset(rollup_levels)
         self.cached = cached
+        # The SQL runs on the warehouse's DuckDB: its own time_bucket (see buckets.bucket).
+        self.native_buckets = wh.ibis.name == "duckdb"
         self._spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
         self._plan_now: _Plan | None = None
         self._tokens: dict[str, str] | None = None  # slot name -> its token in the SQL
@@ -597,7 +599,7 @@ class Compiler:
             }
             t = t.mutate(**{d: derived[d] for d in DERIVED_DIMENSIONS if d in needed})
             if q.grain != "all":
-                keys[BUCKET] = buckets.bucket(t["_local"], q.grain)
+                keys[BUCKET] = buckets.bucket(t["_local"], q.grain, native=self.native_buckets)
                 if q.grain in buckets.SUB_DAY:
                     keys[OFFSET] = t["_offset"].cast("int32")
         for i, (dim, _) in enumerate(q.where):
@@ -1059,7 +1061,9 @@ class Compiler:
         outer: dict[str, ir.Value] = {}
         if q.grain != "all":
             outer[BUCKET] = (
-                fine[BUCKET] if q.grain == kpi.interval else buckets.bucket(fine[BUCKET], q.grain)
+                fine[BUCKET]
+                if q.grain == kpi.interval
+                else buckets.bucket(fine[BUCKET], q.grain, native=self.native_buckets)
             )
             if q.grain in buckets.SUB_DAY:
                 outer[OFFSET] = fine[OFFSET]
