@@ -35,6 +35,7 @@ class _Timing:
     def __init__(self, con: Any) -> None:
         self._con = con
         self.spent: dict[str, float] = {}
+        self.commits: list[float] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
@@ -44,8 +45,11 @@ class _Timing:
         try:
             return self._con.execute(query, *args, **kwargs)
         finally:
+            spent = time.perf_counter() - started
             key = " ".join(query.split())[:70]
-            self.spent[key] = self.spent.get(key, 0.0) + time.perf_counter() - started
+            self.spent[key] = self.spent.get(key, 0.0) + spent
+            if key == "COMMIT":
+                self.commits.append(spent)
 
 
 class _Counting:
@@ -90,10 +94,13 @@ def _time_parts() -> dict[str, float]:
     return parts
 
 
-def _live(seconds: float, parts: dict[str, float], statements: bool = False) -> None:
+def _live(
+    seconds: float, parts: dict[str, float], statements: bool = False, floor: bool = False
+) -> None:
     """Posted events at a simulated 2,000 a second, loaded every 0.5 s of simulated time
     through the live path (EventSpool.post_group), in-process; prints per simulated minute
-    the median wall and CPU time of a load and of the refresh's parts."""
+    the median wall and CPU time of a load and of the refresh's parts (``floor``: and of a
+    publication's read of the floor, :func:`callkpi.live.read_floor`, after each load)."""
     import datetime as dt
     import importlib.util
 
@@ -111,7 +118,7 @@ def _live(seconds: float, parts: dict[str, float], statements: bool = False) -> 
         timing = _Timing(wh.con)
         if statements:
             wh.con = timing  # type: ignore[assignment]
-        sim, minute, rows = 0.0, 0, []
+        sim, minute, rows, floors = 0.0, 0, [], []
         while sim < seconds:
             sim += 0.5
             batches = [(parse_events(s.events(250, t0 + sim)), None) for s in sources]
@@ -120,6 +127,12 @@ def _live(seconds: float, parts: dict[str, float], statements: bool = False) -> 
             wall, cpu = time.perf_counter(), time.process_time()
             spool.post_group(wh, batches)
             rows.append((time.perf_counter() - wall, time.process_time() - cpu, dict(parts)))
+            if floor:
+                from callkpi.live import read_floor
+
+                started = time.process_time()
+                read_floor(wh, now=dt.datetime.fromtimestamp(t0 + sim, dt.UTC))
+                floors.append(time.process_time() - started)
             if sim >= (minute + 1) * 60 or sim >= seconds:
                 calls = wh.sql("SELECT count(*) FROM calls")[0][0]
                 split = " ".join(
@@ -131,12 +144,25 @@ def _live(seconds: float, parts: dict[str, float], statements: bool = False) -> 
                     f"{statistics.median(r[1] for r in rows) * 1000:.0f} ms CPU | {split} |",
                     flush=True,
                 )
+                if floors:
+                    print(
+                        f"    floor read: {statistics.median(floors) * 1000:.0f} ms CPU median, "
+                        f"{max(floors) * 1000:.0f} ms max",
+                        flush=True,
+                    )
                 if statements:
                     top = sorted(timing.spent.items(), key=lambda kv: -kv[1])[:8]
                     for key, spent in top:
                         print(f"    {spent / len(rows) * 1000:5.1f} ms/load  {key}", flush=True)
-                    timing.spent = {}
-                minute, rows = minute + 1, []
+                    commits = sorted(timing.commits)
+                    print(
+                        f"    COMMIT: median {statistics.median(commits) * 1000:.0f} ms, "
+                        f"90 % {commits[int(0.9 * len(commits))] * 1000:.0f} ms, "
+                        f"max {commits[-1] * 1000:.0f} ms",
+                        flush=True,
+                    )
+                    timing.spent, timing.commits = {}, []
+                minute, rows, floors = minute + 1, [], []
         wh.con = timing._con
         wh.close()
 
@@ -164,10 +190,15 @@ def main() -> None:
         action="store_true",
         help="with --live-seconds: each minute's 8 dearest SQL statements per load",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="with --live-seconds: also time a publication's read of the floor after each load",
+    )
     args = parser.parse_args()
     parts = _time_parts() if args.split else {}
     if args.live_seconds:
-        _live(args.live_seconds, parts, args.statements)
+        _live(args.live_seconds, parts, args.statements, args.floor)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     source = HERE / "data" / "queue_log_1000000"

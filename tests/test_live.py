@@ -311,3 +311,29 @@ def test_batches_posted_at_once_are_loaded_together_each_on_its_own(
     assert all(isinstance(r, IngestReport) for r in results.values())
     rows = wh.sql("SELECT call_id, wait_s FROM calls ORDER BY call_id")
     assert rows == [(f"p{n}", 10.0) for n in range(8) if n != 3]
+
+
+def test_the_hub_checkpoints_at_quiet_moments_not_in_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's own checkpoint (inside the COMMIT of a load) is pushed to 1 GB of log; the
+    hub's publisher checkpoints once nothing was loaded for ``tick_s``."""
+    from callkpi import live
+
+    monkeypatch.setattr(live, "IDLE_CHECKPOINT_BYTES", 1)
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wal = Path(f"{wh.path}.wal")
+    hub = LiveHub(wh, spool_dir=tmp_path / "spool", tz=MSK, tick_s=1.0)
+    try:
+        assert wh.sql("SELECT current_setting('checkpoint_threshold')") == [("953.6 MiB",)]
+        hub.post([ev("call_entered", t(10, 0), call_id="k1", queue="q")], "acme")
+        assert wal.stat().st_size > 0  # the load is in the log, not yet in the file
+        assert not hub.checkpoint_if_idle()  # loaded less than tick_s ago
+        deadline = time.monotonic() + 10
+        while wal.exists() and wal.stat().st_size > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not wal.exists() or wal.stat().st_size == 0  # the publisher checkpointed
+        assert wh.sql("SELECT call_id FROM calls") == [("k1",)]
+    finally:
+        hub.close()
+        wh.close()

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from callkpi import timezones
 from callkpi.ingest.report import IngestReport
 from callkpi.store import Warehouse
@@ -56,6 +58,11 @@ LIVE_KPIS = ("offered", "answered", "abandoned", "service_level", "abandon_rate"
 STALE_AFTER = dt.timedelta(hours=12)
 GRAINS = {15: "15min", 30: "30min", 60: "hour"}
 STATE_ORDER = ("talking", "ringing", "wrapup", "paused", "idle")
+CHECKPOINT_THRESHOLD = "1GB"
+"""DuckDB's automatic checkpoint threshold while a live hub serves (see :class:`LiveHub`)."""
+IDLE_CHECKPOINT_BYTES = 16 * 1024 * 1024
+"""A hub checkpoints at a quiet moment once the write-ahead log holds this much (DuckDB's
+own default threshold)."""
 
 
 @dataclass
@@ -363,6 +370,15 @@ class LiveHub:
     Each published snapshot carries ``version`` (one more per publication round) and
     ``changed_at`` (epoch seconds of the newest change it includes), so a client can
     measure how long a change took to reach it.
+
+    Checkpoints (DuckDB moving its write-ahead log into the file) are kept off the loads:
+    a checkpoint costs about as much for a small log as for a large one (0.2-0.6 s for
+    16 MB, 0.8 s for 316 MB: it rewrites the tables' last row groups) and, automatic, it
+    runs inside the COMMIT of the load that crosses DuckDB's 16 MB threshold: every ~9 s
+    at 2,000 events/s. The hub raises the threshold to :data:`CHECKPOINT_THRESHOLD` (a
+    checkpoint every ~10 minutes under sustained load) and its publisher thread
+    checkpoints, under ``lock``, once the log holds :data:`IDLE_CHECKPOINT_BYTES` and
+    nothing was loaded for ``tick_s`` (a quiet moment: no event waits for it).
     """
 
     def __init__(self, wh: Warehouse, *, lock: threading.Lock | None = None,
@@ -376,6 +392,10 @@ class LiveHub:
         # within the process): they see committed data and never wait for a load.
         self.reader = wh if wh.path == ":memory:" else Warehouse(wh.path)
         self.reader_lock = self.lock if self.reader is wh else threading.Lock()
+        if wh.path != ":memory:":
+            with self.lock:
+                wh.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        self._loaded_at = -math.inf
         self.spool = EventSpool(spool_dir)
         self.tick_s, self.min_gap_s = tick_s, min_gap_s
         self._subscribers: list[_Subscriber] = []
@@ -419,12 +439,14 @@ class LiveHub:
                         self.wh, [(e.events, e.tenant) for e in group], tz=self.tz)
             except Exception as exc:  # the load failed: every batch of it learns why
                 results = [exc] * len(group)
+            self._loaded_at = time.monotonic()
             self.changed()  # once per load, before the posters wake up
             with self._posting:
                 for member, result in zip(group, results, strict=True):
                     member.result, member.done = result, True
                 self._leading = False
                 self._posting.notify_all()
+        self._ensure_publisher()  # it also checkpoints at quiet moments
         if isinstance(entry.result, Exception):
             raise entry.result
         assert entry.result is not None
@@ -440,7 +462,7 @@ class LiveHub:
             try:
                 queue_log.follow(self.wh, path, IngestOptions(tz=tz, tenant=tenant),
                                  poll_s=poll_s, stop=self._stop, lock=self.lock,
-                                 on_batch=lambda _: self.changed())
+                                 on_batch=lambda _: self._loaded())
             except Exception as exc:  # reported, never kills the server
                 self.errors.append(f"following {path}: {type(exc).__name__}: {exc}")
 
@@ -449,6 +471,32 @@ class LiveHub:
     def changed(self) -> None:
         self._changed_at = time.time()
         self._changed.set()
+
+    def _loaded(self) -> None:
+        self._loaded_at = time.monotonic()
+        self.changed()
+
+    def checkpoint_if_idle(self) -> bool:
+        """Checkpoint the warehouse when its write-ahead log holds at least
+        :data:`IDLE_CHECKPOINT_BYTES` and nothing was loaded for ``tick_s``; whether it
+        did. A checkpoint that DuckDB refuses (another transaction is writing) is tried
+        again at the next quiet moment."""
+        if self.wh.path == ":memory:" or time.monotonic() - self._loaded_at < self.tick_s:
+            return False
+        try:
+            if Path(f"{self.wh.path}.wal").stat().st_size < IDLE_CHECKPOINT_BYTES:
+                return False
+        except FileNotFoundError:
+            return False
+        if not self.lock.acquire(blocking=False):  # busy: not a quiet moment
+            return False
+        try:
+            self.wh.con.execute("CHECKPOINT")
+        except duckdb.Error:  # another transaction is writing: at the next quiet moment
+            return False
+        finally:
+            self.lock.release()
+        return True
 
     # -- out -----------------------------------------------------------------------------
 
@@ -490,7 +538,8 @@ class LiveHub:
     def _publish_loop(self) -> None:
         last = -math.inf
         while not self._stop.is_set():
-            self._changed.wait(self.tick_s)
+            if not self._changed.wait(self.tick_s):
+                self.checkpoint_if_idle()  # a quiet moment
             # Changes arriving within min_gap_s of the last publication's start join the
             # next one (a burst of small loads costs one snapshot, not one each).
             gap = self.min_gap_s - (time.monotonic() - last)
