@@ -8,9 +8,11 @@ repeated hour of a DST fall-back stays two buckets (02:00+03:00 and 02:00+02:00)
 longer buckets are local calendar days, weeks (ISO, Monday), months, quarters and years.
 
 15- and 30-minute buckets are the hour plus whole quarter or half hours, which any engine
-computes; on DuckDB its ``time_bucket`` gives the same buckets for less (a month of 20M
-calls by 30 minutes: 0.72 -> 0.54 s), so the compiler asks for it there (``native``).
-Ibis' ``bucket()`` has no PySpark translation, so it is never the portable form.
+computes. On DuckDB the compiler groups by the bucket's number instead (microseconds since
+1970 divided by the width: integer work) and turns the numbers into times after grouping:
+a month of 20M calls by queue x 30 minutes, 0.72 s with the portable expression, 0.54 s
+with DuckDB's ``time_bucket``, less again by number. Ibis' ``bucket()`` has no PySpark
+translation, so it is never the portable form.
 """
 
 from __future__ import annotations
@@ -60,17 +62,41 @@ def local_time(ts: ir.TimestampValue, offset: ir.IntegerValue | int) -> ir.Times
     return ts + offset.as_interval("s")
 
 
-def bucket(local: ir.TimestampValue, grain: str, *, native: bool = False) -> ir.TimestampValue:
-    """The start of the bucket containing ``local`` (a local wall time); ``native``: with
-    DuckDB's ``time_bucket`` where it is faster (the same buckets)."""
+def bucket(local: ir.TimestampValue, grain: str) -> ir.TimestampValue:
+    """The start of the bucket containing ``local`` (a local wall time)."""
     if grain in ("15min", "30min"):
         minutes = 15 if grain == "15min" else 30
-        if native:
-            return local.bucket(minutes=minutes)
         return local.truncate("h") + ((local.minute() // minutes) * minutes).as_interval("m")
     if grain in _TRUNC:
         return local.truncate(_TRUNC[grain])
     raise ValueError(f"unknown grain {grain!r}; expected one of {', '.join(GRAINS)}")
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(ts: dt.datetime) -> int:  # type: ignore[empty-body]
+    """DuckDB: microseconds since 1970-01-01 00:00."""
+
+
+@ibis.udf.scalar.builtin(name="make_timestamp")
+def _make_timestamp(us: int) -> dt.datetime:  # type: ignore[empty-body]
+    """DuckDB: the timestamp ``us`` microseconds after 1970-01-01 00:00."""
+
+
+NUMBERED: dict[str, int] = {"15min": 900_000_000, "30min": 1_800_000_000}
+"""The grains :func:`bucket_number` numbers, and their width in microseconds."""
+
+
+def bucket_number(local: ir.TimestampValue, grain: str) -> ir.IntegerValue:
+    """DuckDB only: the number of ``local``'s 15- or 30-minute bucket since 1970 (floor of
+    the microseconds over the width; exact while the microseconds fit a double's 53 bits,
+    i.e. for times within 285 years of 1970). Hours divide evenly into both widths, so the
+    buckets are those of :func:`bucket`."""
+    return _epoch_us(local) // NUMBERED[grain]
+
+
+def bucket_start(number: ir.IntegerValue, grain: str) -> ir.TimestampValue:
+    """The start of bucket ``number`` of :func:`bucket_number` (DuckDB only)."""
+    return _make_timestamp(number * NUMBERED[grain])
 
 
 def hour_of_day(local: ir.TimestampValue) -> ir.IntegerValue:

@@ -247,7 +247,7 @@ class Compiler:
         self.use_rollup = use_rollup
         self.rollup_levels = None if rollup_levels is None else frozenset(rollup_levels)
         self.cached = cached
-        # The SQL runs on the warehouse's DuckDB: its own time_bucket (see buckets.bucket).
+        # The SQL runs on the warehouse's DuckDB: group by bucket numbers (buckets.NUMBERED).
         self.native_buckets = wh.ibis.name == "duckdb"
         self._spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
         self._plan_now: _Plan | None = None
@@ -588,6 +588,7 @@ class Compiler:
         if common:
             t = t.filter(self._where(t, common, plan.params))
         keys: dict[str, ir.Value] = {}
+        numbered = False
         needs_local = q.grain != "all" or any(d in DERIVED_DIMENSIONS for d in needed)
         if needs_local:
             lo, hi = self._range(plan)
@@ -599,7 +600,12 @@ class Compiler:
             }
             t = t.mutate(**{d: derived[d] for d in DERIVED_DIMENSIONS if d in needed})
             if q.grain != "all":
-                keys[BUCKET] = buckets.bucket(t["_local"], q.grain, native=self.native_buckets)
+                numbered = self.native_buckets and q.grain in buckets.NUMBERED
+                keys[BUCKET] = (
+                    buckets.bucket_number(t["_local"], q.grain)
+                    if numbered
+                    else buckets.bucket(t["_local"], q.grain)
+                )
                 if q.grain in buckets.SUB_DAY:
                     keys[OFFSET] = t["_offset"].cast("int32")
         for i, (dim, _) in enumerate(q.where):
@@ -611,7 +617,12 @@ class Compiler:
         for m in measures:
             own = [f for f in m.filters if f.key() not in common_keys]
             aggs[m.name] = self._point_measure(t, m, self._where(t, own, plan.params))
-        return t.group_by(**keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
+        if not keys:
+            return t.aggregate(**aggs)
+        out = t.group_by(**keys).aggregate(**aggs)
+        if numbered:
+            out = out.mutate(**{BUCKET: buckets.bucket_start(out[BUCKET], q.grain)})
+        return out
 
     @staticmethod
     def _point_measure(t: ir.Table, m: Measure, where: ir.BooleanValue | None) -> ir.Scalar:
@@ -1061,9 +1072,7 @@ class Compiler:
         outer: dict[str, ir.Value] = {}
         if q.grain != "all":
             outer[BUCKET] = (
-                fine[BUCKET]
-                if q.grain == kpi.interval
-                else buckets.bucket(fine[BUCKET], q.grain, native=self.native_buckets)
+                fine[BUCKET] if q.grain == kpi.interval else buckets.bucket(fine[BUCKET], q.grain)
             )
             if q.grain in buckets.SUB_DAY:
                 outer[OFFSET] = fine[OFFSET]
