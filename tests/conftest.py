@@ -3,6 +3,7 @@ and users with API tokens."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,11 @@ from typing import Any
 import pytest
 
 from callkpi.store import Warehouse
+
+# The compiled-SQL disk cache stays off in tests (and in the processes they start), so a
+# test's compile counts never depend on an earlier run; tests/kpi/test_sql_cache.py turns
+# it on in a directory of its own.
+os.environ["CALLKPI_SQL_CACHE"] = "off"
 
 SHARED_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data").resolve()
 

@@ -25,13 +25,14 @@ from typing import Any
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt_
 import ibis.expr.schema as sch
 import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
 from callkpi import timezones
-from callkpi.kpi import buckets, calendar, formula
+from callkpi.kpi import buckets, calendar, formula, sql_cache
 from callkpi.kpi.definitions import (
     PERIOD_S,
     Catalog,
@@ -155,18 +156,52 @@ CACHE_SIZE = 256
 """How many query shapes' SQL :meth:`Compiler.run` keeps (least recently used first out)."""
 _cache: OrderedDict[tuple[Any, ...], _Compiled] = OrderedDict()
 _cache_lock = threading.Lock()
-_cache_stats = {"hits": 0, "misses": 0}
+_cache_stats = {"hits": 0, "disk_hits": 0, "misses": 0}
+_semantic_digests: dict[int, tuple[SemanticModel, str]] = {}
+
+
+# The types KPI results have, by the text Ibis writes for them: reading them back with
+# ibis.dtype() parses each text (~15 ms for each new one in a new process).
+_TYPES = {
+    str(t): t
+    for base in (dt_.float64, dt_.int64, dt_.int32, dt_.string, dt_.boolean, dt_.timestamp)
+    for t in (base, base.copy(nullable=False))
+}
+
+
+def _schema_to_text(schema: sch.Schema) -> dict[str, str]:
+    return {name: str(t) for name, t in schema.items()}
+
+
+def _schema_from_text(types: dict[str, str]) -> sch.Schema | None:
+    try:
+        return sch.Schema({name: _TYPES.get(t) or ibis.dtype(t) for name, t in types.items()})
+    except Exception:  # not a type this version of Ibis knows
+        return None
+
+
+def _semantic_digest(semantic: SemanticModel) -> str:
+    """The semantic model's definitions as text (kept per model object)."""
+    with _cache_lock:
+        kept = _semantic_digests.get(id(semantic))
+        if kept is None or kept[0] is not semantic:
+            if len(_semantic_digests) > 64:
+                _semantic_digests.clear()
+            kept = (semantic, semantic.model_dump_json())
+            _semantic_digests[id(semantic)] = kept
+    return kept[1]
 
 
 def clear_cache() -> None:
     """Forget every kept query shape (and the hit and miss counts)."""
     with _cache_lock:
         _cache.clear()
-        _cache_stats.update(hits=0, misses=0)
+        _cache_stats.update(hits=0, disk_hits=0, misses=0)
 
 
 def cache_info() -> dict[str, int]:
-    """How many shapes are kept, and how many runs found theirs (hits) or compiled."""
+    """How many shapes are kept in memory, and how many runs found theirs there (hits),
+    in the disk cache (disk_hits, :mod:`callkpi.kpi.sql_cache`) or compiled (misses)."""
     with _cache_lock:
         return {"size": len(_cache), **_cache_stats}
 
@@ -1203,8 +1238,9 @@ class Compiler:
             choices,
         )
 
-    def _compiled(self, plan: _Plan) -> _Compiled:
-        """The kept SQL of the plan's shape, compiled now if not kept."""
+    def _compiled(self, plan: _Plan, *, disk: bool = True) -> _Compiled:
+        """The kept SQL of the plan's shape (in memory, or on disk unless not ``disk``),
+        compiled now if not kept."""
         self._start(plan, tokens=None)
         key = self._shape(plan)
         with _cache_lock:
@@ -1213,7 +1249,64 @@ class Compiler:
                 _cache.move_to_end(key)
                 _cache_stats["hits"] += 1
                 return entry
-            _cache_stats["misses"] += 1
+        disk_key = self._disk_key(plan, key)
+        entry = self._from_disk(disk_key) if disk else None
+        with _cache_lock:
+            _cache_stats["disk_hits" if entry else "misses"] += 1
+        if entry is None:
+            entry = self._compile_entry(plan)
+            self._to_disk(disk_key, entry)
+        with _cache_lock:
+            _cache[key] = entry
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+        return entry
+
+    def _disk_key(self, plan: _Plan, key: tuple[Any, ...]) -> str:
+        """The on-disk cache's name for the shape ``key``: its parts with the semantic
+        model by content instead of by object, and the zone's offsets the SQL holds."""
+        q = plan.query
+        *_, years, date_years, _ = key
+        offsets: list[timezones.OffsetTable] = []
+        for span in (years, date_years):
+            if span is not None:
+                lo, hi = dt.datetime(span[0], 1, 1), dt.datetime(span[1], 12, 31)
+                offsets.append(timezones.offsets_from_utc(q.tz, lo, hi))
+                if span is date_years:
+                    offsets.append(timezones.offsets_from_local(q.tz, lo, hi))
+        return sql_cache.digest(
+            repr(key[:2] + key[3:]), _semantic_digest(self.semantic), repr(offsets)
+        )
+
+    def _from_disk(self, disk_key: str) -> _Compiled | None:
+        record = sql_cache.load(disk_key)
+        schema = None if record is None else _schema_from_text(record["schema"])
+        if record is None or schema is None:
+            return None
+        return _Compiled(
+            sql=record["sql"],
+            slots=tuple(record["slots"]),
+            calendar=record["calendar"],
+            schema=schema,
+            keys=tuple(record["keys"]),
+            semantic=self.semantic,
+        )
+
+    def _to_disk(self, disk_key: str, entry: _Compiled) -> None:
+        schema = _schema_to_text(entry.schema)
+        if _schema_from_text(schema) != entry.schema:  # keep only what reads back the same
+            return
+        record = {
+            "sql": entry.sql,
+            "slots": list(entry.slots),
+            "calendar": entry.calendar,
+            "schema": schema,
+            "keys": list(entry.keys),
+        }
+        sql_cache.save(disk_key, record)
+
+    def _compile_entry(self, plan: _Plan) -> _Compiled:
+        """Compile the plan's shape: its SQL with ``$n`` for the values."""
         tokens: dict[str, str] = {}
         self._tokens = tokens
         try:
@@ -1229,7 +1322,7 @@ class Compiler:
                 raise AssertionError(f"slot {name} is not a plain literal in the SQL")
             slots.append(name)
             sql = sql.replace(quoted, f"${len(slots)}")
-        entry = _Compiled(
+        return _Compiled(
             sql=sql,
             slots=tuple(slots),
             calendar=calendar_name if calendar_name and f'"{calendar_name}"' in sql else None,
@@ -1237,11 +1330,6 @@ class Compiler:
             keys=tuple(keys),
             semantic=self.semantic,
         )
-        with _cache_lock:
-            _cache[key] = entry
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
-        return entry
 
     def kept_sql(self, query: KpiQuery) -> str:
         """The SQL :meth:`run` runs for ``query`` (kept, or compiled and kept now), with
@@ -1283,7 +1371,7 @@ class Compiler:
                 with _cache_lock:
                     for k in [k for k, v in _cache.items() if v is entry]:
                         del _cache[k]
-                entry = self._compiled(plan)
+                entry = self._compiled(plan, disk=False)
                 table = self._execute(plan, entry)
             keys = entry.keys
         return _result(query, keys, table)
