@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callkpi.kpi import KpiQuery, QueryError, buckets, run_query
+from callkpi.kpi import KpiQuery, QueryError, buckets, query, run_query
 from callkpi.store import Warehouse, arrow_rows
 
 OUTCOMES = (
@@ -113,6 +113,72 @@ def test_by_agent_and_grain_hour(center: Warehouse) -> None:
         {"agent": "Agent/1", "period_start": "2026-10-01T09:00:00+00:00", "answered": 1},
         {"agent": "Agent/2", "period_start": "2026-10-01T09:00:00+00:00", "answered": 1},
     ]  # rows no measure counts (abandoned calls have no agent) are not groups at all
+
+
+def test_the_python_api_returns_the_answer_as_arrow(center: Warehouse) -> None:
+    """callkpi.kpi.query: the result's own Arrow table, typed, in the rows' order; an
+    answer without rows still has its columns."""
+    table = query(center, ["offered", "answer_rate"], by=["queue"], grain="30min")
+    assert table.schema.names == ["queue", "period_start", "offered", "answer_rate"]
+    assert [str(t) for t in table.schema.types] == ["string", "string", "int64", "double"]
+    assert table.to_pylist() == [
+        {
+            "queue": "sales",
+            "period_start": "2026-10-01T09:00:00+00:00",
+            "offered": 1,
+            "answer_rate": 1.0,
+        },
+        {
+            "queue": "support",
+            "period_start": "2026-10-01T09:00:00+00:00",
+            "offered": 2,
+            "answer_rate": 1.0,
+        },
+        {
+            "queue": "sales",
+            "period_start": "2026-10-01T09:30:00+00:00",
+            "offered": 1,
+            "answer_rate": 0.0,
+        },
+        {
+            "queue": "support",
+            "period_start": "2026-10-01T09:30:00+00:00",
+            "offered": 1,
+            "answer_rate": 0.0,
+        },
+        {
+            "queue": "support",
+            "period_start": "2026-10-01T10:00:00+00:00",
+            "offered": 1,
+            "answer_rate": 0.0,
+        },
+        {
+            "queue": "sales",
+            "period_start": "2026-10-01T11:00:00+00:00",
+            "offered": 1,
+            "answer_rate": 0.0,
+        },
+        {
+            "queue": "sales",
+            "period_start": "2026-10-01T11:30:00+00:00",
+            "offered": 1,
+            "answer_rate": 0.0,
+        },
+        {
+            "queue": "sales",
+            "period_start": "2026-10-01T12:00:00+00:00",
+            "offered": 1,
+            "answer_rate": 0.0,
+        },
+        {
+            "queue": "sales",
+            "period_start": "2026-10-01T23:30:00+00:00",
+            "offered": 1,
+            "answer_rate": 0.0,
+        },
+    ]
+    empty = query(center, ["offered"], by=["queue"], grain="day", start="2027-01-01")
+    assert (empty.num_rows, empty.schema.names) == (0, ["queue", "period_start", "offered"])
 
 
 def test_15_and_30_minute_buckets(center: Warehouse) -> None:

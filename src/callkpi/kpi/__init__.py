@@ -65,11 +65,7 @@ def query(
     finally:
         if owned:
             wh.close()
-    return (
-        pa.Table.from_pylist(result.rows)
-        if result.rows
-        else pa.table({c: pa.array([], pa.null()) for c in result.columns})
-    )
+    return result.table
 
 
 __all__ = [

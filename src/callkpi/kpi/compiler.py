@@ -15,6 +15,7 @@ a ratio divides sums at the requested grain, and a zero denominator gives null.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import threading
 import uuid
@@ -96,9 +97,19 @@ class KpiQuery:
 
 @dataclass(frozen=True)
 class KpiResult:
+    """A query's answer: ``table`` holds it as Arrow (the ``by`` dimensions, then
+    ``period_start`` unless the grain is ``all``, then the KPIs and their ``__n`` sample
+    sizes), in the order of :func:`_result`; ``rows`` as dicts, made on first use."""
+
     query: KpiQuery
     columns: tuple[str, ...]
-    rows: list[dict[str, Any]]
+    table: pa.Table
+
+    @functools.cached_property
+    def rows(self) -> list[dict[str, Any]]:
+        names = self.table.column_names
+        columns = [self.table.column(name).to_pylist() for name in names]
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _utc(value: dt.datetime | None, tz: str) -> dt.datetime | None:
@@ -1404,11 +1415,11 @@ def _result(query: KpiQuery, keys: Sequence[str], table: pa.Table) -> KpiResult:
     samples = tuple(f"{k}__n" for k in query.kpis if f"{k}__n" in names)
     sample_keys = [k for k in table.column_names if k.endswith("__n")]
 
-    def values(name: str) -> list[Any]:
+    def values(name: str) -> pa.ChunkedArray:
         column = table.column(name)
         if pa.types.is_floating(column.type):
             column = pc.if_else(pc.is_nan(column), None, column)
-        return column.to_pylist()
+        return column
 
     columns = [values(name) for name in query.by]
     if bucketed:
@@ -1423,12 +1434,11 @@ def _result(query: KpiQuery, keys: Sequence[str], table: pa.Table) -> KpiResult:
                     bucket[0], query.grain, query.tz, bucket[1]
                 )
             periods.append(period)
-        columns.append(periods)
+        columns.append(pa.chunked_array([pa.array(periods, pa.string())]))
     columns += [values(name) for name in (*query.kpis, *sample_keys)]
     out = (*query.by, *(("period_start",) if bucketed else ()), *query.kpis, *sample_keys)
-    rows = [dict(zip(out, row, strict=True)) for row in zip(*columns, strict=True)]
     header = (*query.by, *(("period_start",) if bucketed else ()), *query.kpis, *samples)
-    return KpiResult(query, header, rows)
+    return KpiResult(query, header, pa.table(dict(zip(out, columns, strict=True))))
 
 
 def _number(value: Any) -> Any:
