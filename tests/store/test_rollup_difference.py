@@ -174,3 +174,139 @@ def test_the_day_follows_its_longest_wait_its_last_value_and_its_last_call(
     _delete(wh, [("c2", 1), ("c3", 1)])
     assert _day_row(wh) is None
     assert wh.sql("SELECT count(*) FROM calls_rollup_agent_wrap_day") == [(0,)]
+
+
+# -- every level by the changed calls' difference (save_old_calls, refresh(new_calls=)) --
+
+# Fewer values than ``row``: calls often share a 15-minute row, so that the longest wait
+# or the last talk time of a row goes while other calls stay in it.
+narrow_row = st.fixed_dictionaries(
+    {
+        "call": st.integers(0, 9),
+        "segment": st.integers(1, 2),
+        "at": st.sampled_from([0, 5, 10, 24 * 60 + 5]).map(
+            lambda m: START + dt.timedelta(minutes=m)
+        ),
+        "agent": st.just("a1"),
+        "queue": st.just("q1"),
+        "wrap_code": st.just(None),
+        "outcome": st.just("answered"),
+        "customer_id": st.sampled_from([None, "k1"]),
+        "wait_s": st.integers(0, 9).map(lambda k: k / 2),
+        "talk_s": seconds,
+        "hold_s": seconds,
+        "acw_s": seconds,
+        "transferred": st.just(False),
+        "resolved": st.just(None),
+    }
+)
+rebuilds = st.lists(
+    st.tuples(
+        st.lists(st.one_of(row, narrow_row, narrow_row), max_size=6),
+        st.lists(st.integers(0, 9), max_size=2),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def _rebuild_by_difference(wh: Warehouse, rows: list[dict[str, Any]], gone: list[int]) -> None:
+    """The queue_log writer's way: every row of the calls concerned (those of ``rows`` and
+    ``gone``) is kept as it was, deleted, and the calls' new rows (``rows``, the last of
+    each call and segment) inserted; the roll-up follows by the calls' difference."""
+    new = {(r["call"], r["segment"]): _calls_row(r) for r in rows}
+    calls = sorted({f"c{r['call']}" for r in rows} | {f"c{c}" for c in gone})
+    where = "call_id IN (SELECT unnest($calls))"
+    with wh.transaction() as con:
+        rollup.save_old_calls(con, where, {"calls": calls})
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE old_b AS SELECT "
+            f"{rollup.buckets_of('entered_at')} AS b FROM _rollup_old_calls"
+        )
+        con.execute(f"DELETE FROM calls WHERE {where}", {"calls": calls})
+        if new:
+            con.register("new_rows", arrow_rows("calls", list(new.values())))
+            con.execute("INSERT INTO calls BY NAME SELECT * FROM new_rows")
+            con.unregister("new_rows")
+        rollup.refresh(
+            con,
+            f"SELECT b FROM old_b UNION ALL SELECT {rollup.buckets_of('entered_at')} "
+            f"FROM calls WHERE call_id IN ({', '.join(repr(c) for c in calls)})",
+            new_calls=f"call_id IN ({', '.join(repr(c) for c in calls)})",
+        )
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+@given(steps=rebuilds, difference=st.booleans())
+def test_every_level_by_the_calls_difference_equals_a_rebuild(
+    steps: list[tuple[list[dict[str, Any]], list[int]]], difference: bool
+) -> None:
+    """Calls built, rebuilt with other values, keys or quarter hours, and deleted, over
+    two UTC days (repeat contacts of one customer turn on and off in calls not touched);
+    after every step each level is what rollup.rebuild gives (the day levels following
+    the 15-minute rows' difference always, or never)."""
+    kept = rollup.DIFFERENCE_BELOW
+    rollup.DIFFERENCE_BELOW = 2.0 if difference else 0.0
+    try:
+        with Warehouse(":memory:") as wh:
+            for rows, gone in steps:
+                _rebuild_by_difference(wh, rows, gone)
+                _same_as_rebuild(wh)
+    finally:
+        rollup.DIFFERENCE_BELOW = kept
+
+
+def _quarter(wh: Warehouse, minute: int) -> list[tuple[Any, ...]]:
+    return wh.sql(
+        "SELECT outcome, customer_known, repeat_contact, n, wait_s_sum, wait_s_max, talk_s_sum "
+        "FROM calls_rollup WHERE bucket_utc = ? ORDER BY ALL",
+        [START + dt.timedelta(minutes=minute)],
+    )
+
+
+def test_the_quarter_hour_follows_a_call_by_its_difference(wh: Warehouse) -> None:
+    """One quarter hour's calls changed one at a time, by hand (every wait between 5 and
+    20 s: the same wait flags): a call answered (it leaves the in-progress row, which
+    goes), the longest wait's call rebuilt with a shorter one (the max drops to the next),
+    the only talk time removed (the sum is NULL again), and a later call of the same
+    customer that makes an untouched call a repeat contact."""
+
+    def call(call: int, minute: int, **values: Any) -> dict[str, Any]:
+        base = {"call": call, "segment": 1, "at": START + dt.timedelta(minutes=minute)}
+        base |= {"agent": "a1", "queue": "q1", "wrap_code": None, "outcome": "answered"}
+        base |= {"customer_id": None, "wait_s": None, "talk_s": None, "hold_s": None}
+        return base | {"acw_s": None, "transferred": False, "resolved": None} | values
+
+    _rebuild_by_difference(
+        wh,
+        [
+            call(1, 0, outcome="in_progress", wait_s=18.0),
+            call(2, 1, wait_s=12.0),
+            call(3, 2, wait_s=7.0, talk_s=50.0),
+            call(4, 3, outcome="in_progress", customer_id="k1", wait_s=6.0),
+        ],
+        [],
+    )
+    assert _quarter(wh, 0) == [
+        ("answered", False, False, 2, 19.0, 12.0, 50.0),
+        ("in_progress", False, False, 1, 18.0, 18.0, None),
+        ("in_progress", True, False, 1, 6.0, 6.0, None),
+    ]
+    _rebuild_by_difference(wh, [call(1, 0, wait_s=18.0, talk_s=10.0)], [])
+    assert _quarter(wh, 0) == [
+        ("answered", False, False, 3, 37.0, 18.0, 60.0),
+        ("in_progress", True, False, 1, 6.0, 6.0, None),
+    ]
+    _rebuild_by_difference(wh, [call(1, 0, wait_s=6.0, talk_s=10.0)], [])
+    assert _quarter(wh, 0)[0] == ("answered", False, False, 3, 25.0, 12.0, 60.0)
+    _rebuild_by_difference(wh, [call(1, 0, wait_s=6.0)], [3])
+    assert _quarter(wh, 0)[0] == ("answered", False, False, 2, 18.0, 12.0, None)
+    # Customer k1 calls again a day later: call 4 (untouched) is now a repeat contact.
+    _rebuild_by_difference(wh, [call(5, 24 * 60, customer_id="k1", wait_s=8.0)], [])
+    assert _quarter(wh, 0)[1] == ("in_progress", True, True, 1, 6.0, 6.0, None)
+    _same_as_rebuild(wh)

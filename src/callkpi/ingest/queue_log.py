@@ -852,6 +852,12 @@ def add_event_states(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(_EVENT_STATES_SQL, {"path": str(path)})
 
 
+DIFFERENCE_MAX_CALLS = 20_000
+"""A batch touching at most this many calls has the roll-up follow it by the calls'
+difference (a live load: its cost does not grow as its quarter hours fill); a larger one
+(a bulk load) has its quarter hours regrouped, which is cheaper for many calls."""
+
+
 def rebuild_calls(
     con: duckdb.DuckDBPyConnection, *, force_window: bool = False, batch: str | None = None
 ) -> None:
@@ -863,11 +869,16 @@ def rebuild_calls(
     one has a visit: the first event of a call in range starts one), so its calls are
     built from the batch alone, and only the calls that already had rows are read back
     from the journal, deleted and rebuilt: a first load never reads the journal back.
-    Without ``batch`` every touched call is rebuilt from the journal."""
+    Without ``batch`` every touched call is rebuilt from the journal.
+
+    The touched calls' rows (of any source: dispositions apply to them all) are kept as
+    they were (:func:`rollup.save_old_calls`), so that the roll-up follows the change by
+    the calls' difference instead of regrouping their quarter hours."""
+    touched = "call_id IN (SELECT callid FROM ql_touched_calls)"
+    rollup.save_old_calls(con, touched)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE ql_old_calls AS
-        SELECT DISTINCT call_id AS callid FROM calls
-        WHERE source = '{SOURCE}' AND call_id IN (SELECT callid FROM ql_touched_calls)"""
+        SELECT DISTINCT call_id AS callid FROM _rollup_old_calls WHERE source = '{SOURCE}'"""
     )
     old = "call_id IN (SELECT callid FROM ql_old_calls)"
     calls, old_calls, with_dids = fetch_one(
@@ -878,10 +889,21 @@ def rebuild_calls(
     if old_calls:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE ql_old_buckets AS SELECT DISTINCT "
-            f"{rollup.buckets_of('entered_at')} AS b FROM calls "
-            f"WHERE source = '{SOURCE}' AND {old}"
+            f"{rollup.buckets_of('entered_at')} AS b FROM _rollup_old_calls "
+            f"WHERE source = '{SOURCE}'"
         )
-        con.execute(f"DELETE FROM calls WHERE source = '{SOURCE}' AND {old}")
+        lo, hi, undated = fetch_one(
+            con,
+            "SELECT min(entered_at), max(entered_at), count(*) FILTER (entered_at IS NULL) "
+            f"FROM _rollup_old_calls WHERE source = '{SOURCE}'",
+        ) or (None, None, 1)
+        # Within the old rows' time range when they all have one: DuckDB then skips the
+        # row groups outside it instead of scanning every call's id.
+        within = "" if undated else " AND entered_at BETWEEN $lo AND $hi"
+        con.execute(
+            f"DELETE FROM calls WHERE source = '{SOURCE}' AND {old}{within}",
+            {} if undated else {"lo": lo, "hi": hi},
+        )
     if calls:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ql_ev AS "
@@ -890,12 +912,15 @@ def rebuild_calls(
         con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), force_window))
         con.execute("DROP TABLE ql_ev")
     dispositions.apply(con, "ql_touched_calls", "callid", refresh_rollup=False)
-    touched = "call_id IN (SELECT callid FROM ql_touched_calls)"
     new_buckets = f"SELECT {rollup.buckets_of('entered_at')} FROM calls WHERE {touched}"
+    by_difference = calls <= DIFFERENCE_MAX_CALLS
     rollup.refresh(
         con,
         f"SELECT b FROM ql_old_buckets UNION ALL {new_buckets}" if old_calls else new_buckets,
+        new_calls=touched if by_difference else None,
     )
+    if not by_difference:
+        con.execute("DROP TABLE _rollup_old_calls")
     if old_calls:
         con.execute("DROP TABLE ql_old_buckets")
         # A call with no calls row had no talking state either.

@@ -86,9 +86,11 @@ def fill_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
           AND calls.call_id = n.call_id AND n.nx IS NOT NULL""")
 
 
-def _refresh_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
+def _refresh_next_contacts(con: duckdb.DuckDBPyConnection, new_calls: str | None = None) -> None:
     """Recompute ``next_contact_at`` of the customers touched by the quarter hours in
-    ``_rollup_buckets``, and add the quarter hours of the calls whose value changed."""
+    ``_rollup_buckets``, and add the quarter hours of the calls whose value changed (with
+    ``new_calls``, see :func:`refresh`: the rows of other calls whose repeat flag changes
+    are kept as they were in ``_rollup_old_calls`` and their keys in ``_rollup_extra``)."""
     lo, hi = con.execute("SELECT min(bucket_utc), max(bucket_utc) FROM _rollup_buckets").fetchall()[
         0
     ]
@@ -165,6 +167,20 @@ def _refresh_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
         FROM _nc_rows r JOIN n ON r.ck = n.ck AND r.call_id = n.call_id
         WHERE r.old IS DISTINCT FROM n.nx""")
     if fetch_count(con, "_nc_changed"):
+        if new_calls is not None:
+            con.execute(f"""
+                INSERT INTO _rollup_extra
+                SELECT source, call_id, segment FROM calls
+                SEMI JOIN (SELECT source AS n_source, call_id AS n_call, segment AS n_segment
+                           FROM _nc_changed WHERE repeat_changed) n
+                  ON source = n_source AND call_id = n_call AND segment = n_segment
+                WHERE NOT coalesce(({new_calls}), FALSE)""")
+            con.execute(f"""
+                INSERT INTO _rollup_old_calls
+                SELECT {_CALL_FIELDS} FROM calls
+                SEMI JOIN (SELECT source AS n_source, call_id AS n_call, segment AS n_segment
+                           FROM _rollup_extra) n
+                  ON source = n_source AND call_id = n_call AND segment = n_segment""")
         con.execute(
             # By the calls' key, not rowid: DuckDB 2.0.0 corrupts the table (or crashes at
             # COMMIT) when an UPDATE by rowid meets rows this transaction deleted and
@@ -198,6 +214,7 @@ def refresh(
     *,
     next_contacts: bool = True,
     coarse: bool = True,
+    new_calls: str | None = None,
 ) -> None:
     """Recompute the roll-up rows of the quarter hours ``buckets_query`` returns (one
     column of UTC quarter-hour starts: those of every row, old and new, of each call
@@ -209,18 +226,48 @@ def refresh(
     rebuilds them all), the coarser levels follow: the day levels by the changed quarter
     hours' difference when those are a small part of their days (:func:`_update_coarse`),
     else, and the hour and quarter-hour levels always, by recomputing the buckets that
-    contain them. Runs inside the caller's transaction."""
+    contain them. Runs inside the caller's transaction.
+
+    ``new_calls``: a writer that kept the changed calls' rows as they were with
+    :func:`save_old_calls` before changing them passes a condition over ``calls`` that
+    selects their rows as they are now (every row inserted or changed). Then every level
+    follows the change by the calls' difference (:func:`_update_quarter_hours`): a load
+    costs the same however many calls its quarter hours already hold."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _rollup_buckets AS "
         f"SELECT DISTINCT b AS bucket_utc FROM ({buckets_query}) q(b) "
         f"WHERE b IS NOT NULL"
     )
+    if new_calls is not None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _rollup_extra AS {_NO_CALLS}")
     if next_contacts:
-        _refresh_next_contacts(con)
+        _refresh_next_contacts(con, new_calls)
     lo, hi = con.execute("SELECT min(bucket_utc), max(bucket_utc) FROM _rollup_buckets").fetchall()[
         0
     ]
-    if lo is not None:
+    if new_calls is not None:
+        if lo is not None:
+            bounds = {"lo": lo, "hi": hi}
+            _update_quarter_hours(con, new_calls, bounds)
+            if coarse:
+                # As below: the day levels by the (now smaller) difference when the
+                # changed quarter hours are a small part of their days; the hour and
+                # quarter-hour levels recomputed (cheaper than their difference).
+                changed = (
+                    "bucket_utc >= $lo AND bucket_utc <= $hi "
+                    "AND bucket_utc IN (SELECT bucket_utc FROM _rollup_buckets)"
+                )
+                difference = _small_part_of_days(con, changed, bounds)
+                for level in COARSE_LEVELS:
+                    if difference and level.seconds > DIFFERENCE_ABOVE_S:
+                        _update_coarse(con, level)
+                    else:
+                        _recompute_coarse(con, level)
+            con.execute("DROP TABLE _rollup_old")
+            con.execute("DROP TABLE _rollup_new")
+        con.execute("DROP TABLE _rollup_old_calls")
+        con.execute("DROP TABLE _rollup_extra")
+    elif lo is not None:
         bounds = {"lo": lo, "hi": hi}
         changed = (
             "bucket_utc >= $lo AND bucket_utc <= $hi "
@@ -257,21 +304,196 @@ def refresh(
     con.execute("DROP TABLE _rollup_buckets")
 
 
+_QUARTER_KEY = f"""{buckets_of("entered_at")} AS bucket_utc, {_DIMS},
+               transferred, escalated, resolved,
+               coalesce(customer_id, caller) IS NOT NULL AS customer_known,
+               {repeat_sql()} AS repeat_contact,
+               wait_s < {ROLLUP_SHORT_ABANDON_S} AS wait_lt_short,
+               wait_s <= {ROLLUP_ANSWER_THRESHOLD_S} AS wait_le_threshold"""
+"""A calls row's 15-minute key (quarter hour, dimensions, flags), over ``calls``' columns."""
+
+_QUARTER_KEY_COLUMNS: tuple[str, ...] = (
+    "bucket_utc",
+    *ROLLUP_DIMENSIONS,
+    "transferred",
+    "escalated",
+    "resolved",
+    "customer_known",
+    "repeat_contact",
+    "wait_lt_short",
+    "wait_le_threshold",
+)
+
+_HANDLE = "coalesce(talk_s, 0) + coalesce(hold_s, 0) + coalesce(acw_s, 0)"
+
+_QUARTER_SELECT = f"""SELECT {_QUARTER_KEY},
+               count(*) AS n,
+               sum(wait_s), max(wait_s), sum(talk_s), sum(hold_s), sum(acw_s),
+               sum({_HANDLE})"""
+"""The 15-minute level's row of a group of calls."""
+
+_CALL_FIELDS = ", ".join(
+    (
+        "source",
+        "call_id",
+        "segment",
+        "entered_at",
+        *ROLLUP_DIMENSIONS,
+        "transferred",
+        "escalated",
+        "resolved",
+        "customer_id",
+        "caller",
+        "next_contact_at",
+        "wait_s",
+        "talk_s",
+        "hold_s",
+        "acw_s",
+    )
+)
+"""The columns of ``calls`` the roll-up reads."""
+
+_NO_CALLS = "SELECT source, call_id, segment FROM calls WHERE FALSE"
+
+
+def save_old_calls(
+    con: duckdb.DuckDBPyConnection, where: str, params: dict[str, object] | None = None
+) -> None:
+    """Keep the ``calls`` rows that ``where`` selects as they are now, before the caller
+    deletes or changes them: it then passes :func:`refresh` ``new_calls``, a condition
+    selecting the same calls' rows once changed (rows deleted for good are simply not
+    selected), and every level follows the change by their difference. ``where`` must
+    select every row the caller deletes or changes (and ``new_calls`` every row it
+    inserts or changes); both may select more. Within the caller's transaction."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _rollup_old_calls AS SELECT {_CALL_FIELDS} FROM calls "
+        f"WHERE {where}",
+        params or {},
+    )
+
+
+def _quarter_same_key(a: str, b: str) -> str:
+    """Whether 15-minute rows ``a`` and ``b`` have the same key (NULL equal NULL)."""
+    return " AND ".join(f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in _QUARTER_KEY_COLUMNS)
+
+
+def _update_quarter_hours(
+    con: duckdb.DuckDBPyConnection, new_calls: str, bounds: dict[str, object]
+) -> None:
+    """Update the 15-minute level by the changed calls' difference: each of its rows that
+    an old (``_rollup_old_calls``) or new (``new_calls``, ``_rollup_extra``) calls row
+    falls in becomes itself minus the old calls plus the new ones; ``_rollup_old`` and
+    ``_rollup_new`` get those rows as they were and as they are, for the coarser levels.
+
+    As for the coarser levels, what a difference cannot tell is recomputed from the
+    calls, for the rows concerned only: the longest wait when an old call held it and no
+    new one reaches it, and a sum of talk, hold or wrap-up times that the old calls had
+    values for and the new ones have none. The wait sum needs no such care (its row's
+    ``wait_lt_short`` is NULL exactly when its calls have no wait), nor the handle time
+    (never NULL: its calls' talk, hold and wrap-up with none as 0)."""
+    signed = ", ".join(
+        [
+            "CASE WHEN src = 'o' THEN -1 ELSE 1 END AS n",
+            "CASE WHEN src = 'o' THEN -wait_s ELSE wait_s END AS wait_s_sum",
+            "wait_s AS wait_s_max",
+            *(
+                f"CASE WHEN src = 'o' THEN -{c} ELSE {c} END AS {c}_sum"
+                for c in ("talk_s", "hold_s", "acw_s")
+            ),
+            f"CASE WHEN src = 'o' THEN -({_HANDLE}) ELSE {_HANDLE} END AS handle_s_sum",
+        ]
+    )
+    keys = ", ".join(_QUARTER_KEY_COLUMNS)
+    values = ("n", "wait_s_sum", "talk_s_sum", "hold_s_sum", "acw_s_sum", "handle_s_sum")
+    flags = " OR ".join(
+        f"(bool_or(src = 'o' AND {c} IS NOT NULL) AND NOT bool_or(src = 'w' AND {c} IS NOT NULL))"
+        for c in ("talk_s_sum", "hold_s_sum", "acw_s_sum")
+    )
+    max_e = "max(wait_s_max) FILTER (src = 'e')"
+    max_o = "max(wait_s_max) FILTER (src = 'o')"
+    max_w = "max(wait_s_max) FILTER (src = 'w')"
+    extra = (
+        f"""UNION ALL
+            SELECT 'w', {_CALL_FIELDS} FROM calls
+            SEMI JOIN (SELECT source AS x_source, call_id AS x_call, segment AS x_segment
+                       FROM _rollup_extra) x
+              ON source = x_source AND call_id = x_call AND segment = x_segment"""
+        if fetch_count(con, "_rollup_extra")
+        else ""
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _q_calls AS
+        SELECT src, {_QUARTER_KEY}, {signed} FROM (
+            SELECT 'o' AS src, * FROM _rollup_old_calls
+            UNION ALL
+            SELECT 'w', {_CALL_FIELDS} FROM calls WHERE ({new_calls})
+            {extra})"""
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _q_delta AS
+        WITH k AS (SELECT DISTINCT {keys} FROM _q_calls), d AS (
+            -- the 15-minute rows that an old or new call falls in, only
+            SELECT 'e' AS src, {", ".join(f"r.{c}" for c in _QUARTER_KEY_COLUMNS)},
+                   {", ".join(values)}, wait_s_max FROM calls_rollup r
+            SEMI JOIN k ON {_quarter_same_key("r", "k")}
+            WHERE r.bucket_utc >= $lo AND r.bucket_utc <= $hi
+            UNION ALL BY NAME
+            SELECT * FROM _q_calls
+        )
+        SELECT {keys}, {", ".join(f"sum({v}) AS {v}" for v in values)},
+               CASE WHEN {max_w} >= {max_e} OR {max_e} IS NULL THEN {max_w} ELSE {max_e} END
+                   AS wait_s_max,
+               ({flags})
+               OR coalesce({max_o} >= {max_e} AND NOT coalesce({max_w} >= {max_e}, FALSE),
+                           FALSE) AS recompute
+        FROM d GROUP BY {keys} HAVING bool_or(src <> 'e')""",
+        bounds,
+    )
+    matches = (
+        f"bucket_utc >= $lo AND bucket_utc <= $hi "
+        f"AND EXISTS (SELECT 1 FROM _q_delta k WHERE {_quarter_same_key('calls_rollup', 'k')})"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _rollup_old AS SELECT * FROM calls_rollup WHERE {matches}",
+        bounds,
+    )
+    con.execute(f"DELETE FROM calls_rollup WHERE {matches}", bounds)
+    columns = ", ".join(c.name for c in TABLES["calls_rollup"])
+    con.execute(
+        f"INSERT INTO calls_rollup ({columns}) SELECT {columns} FROM _q_delta "
+        "WHERE NOT recompute AND n > 0"
+    )
+    if fetch_scalar_int(con, "SELECT count(*) FROM _q_delta WHERE recompute AND n > 0"):
+        # The calls of those rows only (a scan of their quarter hours), grouped again.
+        con.execute(
+            f"""
+            INSERT INTO calls_rollup
+            SELECT {keys}, count(*), sum(wait_s), max(wait_s), sum(talk_s), sum(hold_s),
+                   sum(acw_s), sum({_HANDLE})
+            FROM (SELECT {_QUARTER_KEY}, wait_s, talk_s, hold_s, acw_s FROM calls
+                  WHERE entered_at >= $lo AND entered_at < $hi + INTERVAL 15 MINUTE) q
+            SEMI JOIN (SELECT * FROM _q_delta WHERE recompute AND n > 0) k
+              ON {_quarter_same_key("q", "k")}
+            GROUP BY ALL""",
+            bounds,
+        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _rollup_new AS SELECT * FROM calls_rollup WHERE {matches}",
+        bounds,
+    )
+    con.execute("DROP TABLE _q_delta")
+    con.execute("DROP TABLE _q_calls")
+
+
 def _insert_quarter_hours(con: duckdb.DuckDBPyConnection, bounds: dict[str, object]) -> None:
     """Insert the 15-minute level's rows of the quarter hours in ``_rollup_buckets``
     (between ``bounds``' lo and hi), from the calls."""
     con.execute(
         f"""
         INSERT INTO calls_rollup
-        SELECT {buckets_of("entered_at")} AS bucket_utc, {_DIMS},
-               transferred, escalated, resolved,
-               coalesce(customer_id, caller) IS NOT NULL AS customer_known,
-               {repeat_sql()} AS repeat_contact,
-               wait_s < {ROLLUP_SHORT_ABANDON_S} AS wait_lt_short,
-               wait_s <= {ROLLUP_ANSWER_THRESHOLD_S} AS wait_le_threshold,
-               count(*) AS n,
-               sum(wait_s), max(wait_s), sum(talk_s), sum(hold_s), sum(acw_s),
-               sum(coalesce(talk_s, 0) + coalesce(hold_s, 0) + coalesce(acw_s, 0))
+        {_QUARTER_SELECT}
         FROM calls
         WHERE entered_at >= $lo AND entered_at < $hi + INTERVAL 15 MINUTE
           AND {buckets_of("entered_at")} IN (SELECT bucket_utc FROM _rollup_buckets)
