@@ -878,6 +878,7 @@ LABELS = {
     "floor_memory_1_5gb": "floor with `SET memory_limit = '1.5GB'`",
     "callkpi_warm": "callkpi, default, second run in its process",
     "floor_warm": "floor, second run in its process",
+    "callkpi_compiling": "callkpi, default, new process compiling (no disk cache)",
 }
 
 
