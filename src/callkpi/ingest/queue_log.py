@@ -852,10 +852,14 @@ def add_event_states(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(_EVENT_STATES_SQL, {"path": str(path)})
 
 
-DIFFERENCE_MAX_CALLS = 20_000
+DIFFERENCE_MAX_CALLS = 0
 """A batch touching at most this many calls has the roll-up follow it by the calls'
-difference (a live load: its cost does not grow as its quarter hours fill); a larger one
-(a bulk load) has its quarter hours regrouped, which is cheaper for many calls."""
+difference (``rollup.refresh(new_calls=...)``) instead of regrouping its quarter hours.
+Off (0): measured on bench/server.py's live loads (1,000 events touching ~700 calls,
+in-process, alternated), the difference cost ~20 ms more wall time per load than the
+regroup both with 200,000 and with 420,000 calls in the quarter hour (the other scans of
+every call's id dominate); worth turning on (e.g. 20,000: bulk batches always regroup)
+once those scans are bounded."""
 
 
 def rebuild_calls(

@@ -430,15 +430,20 @@ def _update_quarter_hours(
             SELECT 'w', {_CALL_FIELDS} FROM calls WHERE ({new_calls})
             {extra})"""
     )
+    # The 15-minute rows that an old or new call falls in, as they are (read once).
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rollup_old AS
+        SELECT r.* FROM calls_rollup r
+        SEMI JOIN (SELECT DISTINCT {keys} FROM _q_calls) k ON {_quarter_same_key("r", "k")}
+        WHERE r.bucket_utc >= $lo AND r.bucket_utc <= $hi""",
+        bounds,
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _q_delta AS
-        WITH k AS (SELECT DISTINCT {keys} FROM _q_calls), d AS (
-            -- the 15-minute rows that an old or new call falls in, only
-            SELECT 'e' AS src, {", ".join(f"r.{c}" for c in _QUARTER_KEY_COLUMNS)},
-                   {", ".join(values)}, wait_s_max FROM calls_rollup r
-            SEMI JOIN k ON {_quarter_same_key("r", "k")}
-            WHERE r.bucket_utc >= $lo AND r.bucket_utc <= $hi
+        WITH d AS (
+            SELECT 'e' AS src, {keys}, {", ".join(values)}, wait_s_max FROM _rollup_old
             UNION ALL BY NAME
             SELECT * FROM _q_calls
         )
@@ -448,28 +453,25 @@ def _update_quarter_hours(
                ({flags})
                OR coalesce({max_o} >= {max_e} AND NOT coalesce({max_w} >= {max_e}, FALSE),
                            FALSE) AS recompute
-        FROM d GROUP BY {keys} HAVING bool_or(src <> 'e')""",
-        bounds,
-    )
-    matches = (
-        f"bucket_utc >= $lo AND bucket_utc <= $hi "
-        f"AND EXISTS (SELECT 1 FROM _q_delta k WHERE {_quarter_same_key('calls_rollup', 'k')})"
+        FROM d GROUP BY {keys}"""
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _rollup_old AS SELECT * FROM calls_rollup WHERE {matches}",
+        f"""DELETE FROM calls_rollup WHERE bucket_utc >= $lo AND bucket_utc <= $hi
+            AND EXISTS (SELECT 1 FROM _rollup_old k
+                        WHERE {_quarter_same_key("calls_rollup", "k")})""",
         bounds,
     )
-    con.execute(f"DELETE FROM calls_rollup WHERE {matches}", bounds)
     columns = ", ".join(c.name for c in TABLES["calls_rollup"])
+    # The rows as they are now: the difference's, and those recomputed from the calls
+    # (the calls of those rows only: a scan of their quarter hours, grouped again).
     con.execute(
-        f"INSERT INTO calls_rollup ({columns}) SELECT {columns} FROM _q_delta "
+        f"CREATE OR REPLACE TEMP TABLE _rollup_new AS SELECT {columns} FROM _q_delta "
         "WHERE NOT recompute AND n > 0"
     )
     if fetch_scalar_int(con, "SELECT count(*) FROM _q_delta WHERE recompute AND n > 0"):
-        # The calls of those rows only (a scan of their quarter hours), grouped again.
         con.execute(
             f"""
-            INSERT INTO calls_rollup
+            INSERT INTO _rollup_new
             SELECT {keys}, count(*), sum(wait_s), max(wait_s), sum(talk_s), sum(hold_s),
                    sum(acw_s), sum({_HANDLE})
             FROM (SELECT {_QUARTER_KEY}, wait_s, talk_s, hold_s, acw_s FROM calls
@@ -479,10 +481,7 @@ def _update_quarter_hours(
             GROUP BY ALL""",
             bounds,
         )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _rollup_new AS SELECT * FROM calls_rollup WHERE {matches}",
-        bounds,
-    )
+    con.execute(f"INSERT INTO calls_rollup ({columns}) SELECT {columns} FROM _rollup_new")
     con.execute("DROP TABLE _q_delta")
     con.execute("DROP TABLE _q_calls")
 
