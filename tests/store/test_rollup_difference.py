@@ -94,12 +94,15 @@ def _same_as_rebuild(wh: Warehouse) -> None:
         assert kept[level] == rebuilt[level], level
 
 
-@settings(
-    max_examples=60,
+# Examples are slow (a warehouse each); no shrinking (a failure prints its example).
+_PROPERTY = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
+
+
+@settings(_PROPERTY, max_examples=60)
 @given(steps=steps, difference=st.booleans())
 def test_every_level_equals_a_rebuild_after_any_changes(
     steps: list[tuple[list[dict[str, Any]], list[tuple[int, int]]]], difference: bool
@@ -236,12 +239,7 @@ def _rebuild_by_difference(wh: Warehouse, rows: list[dict[str, Any]], gone: list
         )
 
 
-@settings(
-    max_examples=80,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
+@settings(_PROPERTY, max_examples=80)
 @given(steps=rebuilds, difference=st.booleans())
 def test_every_level_by_the_calls_difference_equals_a_rebuild(
     steps: list[tuple[list[dict[str, Any]], list[int]]], difference: bool
