@@ -1226,6 +1226,8 @@ class Compiler:
             if time_col is not None
             for choice, raw in [self._rollup_split(plan, table, time_col, ms)]
         )
+        # _disk_key reads this tuple by position: [2] is the semantic model's id (replaced
+        # by its text on disk), [-3] and [-2] the years whose zone offsets the SQL holds.
         return (
             self.wh.ibis.name,
             hashlib.sha256(repr(schema).encode()).hexdigest(),
@@ -1260,13 +1262,14 @@ class Compiler:
                 _cache.move_to_end(key)
                 _cache_stats["hits"] += 1
                 return entry
-        disk_key = self._disk_key(plan, key)
-        entry = self._from_disk(disk_key) if disk else None
+        disk_key = None if sql_cache.directory() is None else self._disk_key(plan, key)
+        entry = self._from_disk(disk_key) if disk and disk_key else None
         with _cache_lock:
             _cache_stats["disk_hits" if entry else "misses"] += 1
         if entry is None:
             entry = self._compile_entry(plan)
-            self._to_disk(disk_key, entry)
+            if disk_key:
+                self._to_disk(disk_key, entry)
         with _cache_lock:
             _cache[key] = entry
             while len(_cache) > CACHE_SIZE:
