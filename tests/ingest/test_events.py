@@ -154,3 +154,59 @@ def test_events_that_contradict_the_call_are_refused(
 def test_a_tenant_name_cannot_leave_the_spool_directory(wh: Warehouse, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="letters, digits"):
         EventSpool(tmp_path).post(wh, CALLS[:1], tenant="../etc")
+
+
+def test_a_new_spool_finds_the_open_visits_in_the_warehouse(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    # As after a restart: the second spool never saw the calls enter.
+    EventSpool(tmp_path / "spool").post(wh, CALLS[:2], tenant="acme")
+    EventSpool(tmp_path / "spool").post(wh, CALLS[2:], tenant="acme")
+    assert calls(wh) == EXPECTED
+
+
+class _Statements:
+    """The warehouse connection, noting the SQL it is given."""
+
+    def __init__(self, con: Any) -> None:
+        self._con, self.seen = con, []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(query)
+        return self._con.execute(query, *args, **kwargs)
+
+    def sql(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(query)
+        return self._con.sql(query, *args, **kwargs)
+
+
+def test_the_spool_remembers_the_open_visits_it_loaded(wh: Warehouse, tmp_path: Path) -> None:
+    spool = EventSpool(tmp_path / "spool")
+    spool.post(wh, CALLS[:2], tenant="acme")
+    spy = _Statements(wh.con)
+    wh.con = spy  # type: ignore[assignment]
+    try:
+        spool.post(wh, CALLS[2:4], tenant="acme")
+    finally:
+        wh.con = spy._con
+    assert not [q for q in spy.seen if "outcome = 'in_progress'" in q]  # no look-up
+    # c1 is still open: remembered with its answer; c2 ended and is forgotten.
+    with pytest.raises(EventError, match="never entered queue q"):
+        spool.post(wh, [{**CALLS[3], "at": at(50)}], tenant="acme")
+    spool.post(wh, CALLS[4:], tenant="acme")
+    assert calls(wh) == EXPECTED
+
+
+def test_a_load_that_rejects_a_line_forgets_the_visits(wh: Warehouse, tmp_path: Path) -> None:
+    # 1970-01-02 is a valid event time but not a queue_log one (quarantined: bad time),
+    # so the call never entered as far as the warehouse knows.
+    spool = EventSpool(tmp_path / "spool")
+    report = spool.post(wh, [{"type": "call_entered", "at": 86_400, "call_id": "old",
+                              "queue": "q"}], tenant="acme")
+    assert (report.loaded, report.rejected_total) == (0, 1)
+    with pytest.raises(EventError, match="call old never entered queue q"):
+        spool.post(wh, [{"type": "call_answered", "at": 86_410, "call_id": "old",
+                         "queue": "q", "agent": "a1"}], tenant="acme")

@@ -37,12 +37,10 @@ batch again adds nothing (the queue_log journal drops identical lines).
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
-import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from threading import Lock
 from typing import Any, Literal
@@ -172,8 +170,11 @@ def parse_events(raw: Iterable[Any]) -> list[Event]:
     return events
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Visit:
+    """What converting later events of an open queue visit needs (epoch seconds).
+    Frozen: a batch on trial works on a shallow copy of the known visits."""
+
     entered: int
     answered: int | None = None
     position: int | None = None
@@ -244,7 +245,7 @@ def to_queue_log(wh: Warehouse, events: Sequence[Event], tenant: str | None = No
                 continue
             if e.type == "call_answered":
                 ring = "" if e.ring_s is None else str(round(e.ring_s))
-                visit.answered, visit.agent = t, e.agent
+                visits[key] = visit = replace(visit, answered=t, agent=e.agent)
                 lines.append(f"{t}|{e.call_id}|{e.queue}|{e.agent}|CONNECT|"
                              f"{t - visit.entered}||{ring}")
             elif e.type == "call_abandoned":
@@ -289,16 +290,34 @@ def to_queue_log(wh: Warehouse, events: Sequence[Event], tenant: str | None = No
     return lines
 
 
+REMEMBERED_VISITS = 100_000
+"""Open visits an :class:`EventSpool` keeps in memory per tenant (the oldest are
+forgotten first; a forgotten one is looked up in the warehouse again)."""
+
+
 class EventSpool:
     """Queue_log spool files of posted events, one per tenant, in ``directory``. Batches
-    are appended (flushed and fsynced) and loaded at once; batches given together to
-    :meth:`post_group` are checked one by one but loaded in one run per tenant (the
-    queue_log pipeline costs about the same for 200 lines as for 2,000). One writer at a
-    time (a lock), so lines never interleave."""
+    are appended and loaded at once; batches given together to :meth:`post_group` are
+    checked one by one but loaded in one run per tenant (the queue_log pipeline costs
+    about the same for 200 lines as for 2,000). One writer at a time (a lock), so lines
+    never interleave.
+
+    The spool file is not fsynced: a batch is accepted when the warehouse commits its
+    load, and that commit is durable. If the machine loses the spool's tail after the
+    commit, the file is shorter than the stored offset, so the next load reads it from
+    the start and the journal drops the lines already loaded.
+
+    The spool remembers the open visits of the calls whose events it loaded (up to
+    :data:`REMEMBERED_VISITS` per tenant), so an answer or end posted later finds its
+    visit without a look-up in the warehouse, whose cost grows with the day's calls.
+    Visits it does not know (loaded from a queue_log file, by another process, or before
+    a restart) are looked up there. A load that fails or rejects a line makes it forget
+    the tenant's visits."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self._lock = Lock()
+        self._open: dict[str | None, dict[tuple[str, str], _Visit]] = {}
 
     def path(self, tenant: str | None) -> Path:
         name = tenant or "_default"
@@ -329,8 +348,9 @@ class EventSpool:
             for events, tenant in batches:
                 try:
                     self.path(tenant)
-                    known = visits.setdefault(tenant, {})
-                    trial = copy.deepcopy(known)
+                    if tenant not in visits:
+                        visits[tenant] = dict(self._open.get(tenant, {}))
+                    trial = dict(visits[tenant])  # visits are frozen: a shallow copy
                     lines.setdefault(tenant, []).extend(
                         to_queue_log(wh, events, tenant, trial))
                     visits[tenant] = trial
@@ -344,13 +364,21 @@ class EventSpool:
                 if new:
                     with path.open("a", encoding="utf-8") as out:
                         out.write("".join(line + "\n" for line in new))
-                        out.flush()
-                        os.fsync(out.fileno())
                 if path.exists():
-                    reports[tenant] = queue_log.ingest(
-                        wh, path, IngestOptions(tz=tz, tenant=tenant))
+                    self._open.pop(tenant, None)  # until this load has committed
+                    report = queue_log.ingest(wh, path, IngestOptions(tz=tz, tenant=tenant))
+                    reports[tenant] = report
+                    if not report.rejected_total:
+                        self._remember(tenant, visits.get(tenant, {}))
         return [r if isinstance(r, Exception) else reports.get(tenant, r)
                 for r, (_, tenant) in zip(results, batches, strict=True)]
+
+    def _remember(self, tenant: str | None, visits: Visits) -> None:
+        """Keep the open visits after a load (None: ended, so no longer open)."""
+        kept = {key: visit for key, visit in visits.items() if visit is not None}
+        while len(kept) > REMEMBERED_VISITS:
+            del kept[next(iter(kept))]
+        self._open[tenant] = kept
 
 
 __all__ = ["EVENT_TYPES", "Event", "EventError", "EventSpool", "Problem", "parse_events",
