@@ -262,7 +262,7 @@ def refresh(
                     if difference and level.seconds > DIFFERENCE_ABOVE_S:
                         _update_coarse(con, level)
                     else:
-                        _recompute_coarse(con, level)
+                        _recompute_coarse(con, level, bounds)
             con.execute("DROP TABLE _rollup_old")
             con.execute("DROP TABLE _rollup_new")
         con.execute("DROP TABLE _rollup_old_calls")
@@ -297,7 +297,7 @@ def refresh(
                 if difference and level.seconds > DIFFERENCE_ABOVE_S:
                     _update_coarse(con, level)
                 else:
-                    _recompute_coarse(con, level)
+                    _recompute_coarse(con, level, bounds)
         if difference:
             con.execute("DROP TABLE _rollup_old")
             con.execute("DROP TABLE _rollup_new")
@@ -546,35 +546,34 @@ def _same_key(level: RollupLevel, a: str, b: str) -> str:
     )
 
 
-def _recompute_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
+def _recompute_coarse(
+    con: duckdb.DuckDBPyConnection, level: RollupLevel, bounds: dict[str, object]
+) -> None:
     """Recompute a coarser level's buckets that contain the changed quarter hours, from
-    the 15-minute level (already current)."""
+    the 15-minute level (already current). ``bounds``: the first and last changed quarter
+    hour (``lo``, ``hi``). Two statements: a live load runs this for every level, so no
+    temporary table or bounds query of its own."""
+    changed = _level_bucket(level, "bucket_utc")
+    # The bounds first (constants: DuckDB skips the row groups of other days), then the
+    # changed buckets exactly.
+    lo = _level_bucket(level, "$lo::TIMESTAMP")
+    hi = _level_bucket(level, "$hi::TIMESTAMP")
+    buckets = f"(SELECT DISTINCT {changed} FROM _rollup_buckets)"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _level_buckets AS SELECT DISTINCT "
-        f"{_level_bucket(level, 'bucket_utc')} AS bucket_utc FROM _rollup_buckets"
-    )
-    lo, hi = con.execute("SELECT min(bucket_utc), max(bucket_utc) FROM _level_buckets").fetchall()[
-        0
-    ]
-    bounds = {"lo": lo, "hi": hi}
-    con.execute(
-        f"DELETE FROM {level.table} WHERE bucket_utc >= $lo AND bucket_utc <= $hi "
-        "AND bucket_utc IN (SELECT bucket_utc FROM _level_buckets)",
+        f"DELETE FROM {level.table} WHERE bucket_utc >= {lo} AND bucket_utc <= {hi} "
+        f"AND bucket_utc IN {buckets}",
         bounds,
     )
-    # The range first, so that DuckDB skips the row groups of other days.
     con.execute(
         f"""
         INSERT INTO {level.table}
-        SELECT {_level_bucket(level, "bucket_utc")} AS bucket_utc,
-               {", ".join(level.dimensions)}, {_COARSE_AGGREGATES}
+        SELECT {changed} AS bucket_utc, {", ".join(level.dimensions)}, {_COARSE_AGGREGATES}
         FROM calls_rollup
-        WHERE bucket_utc >= $lo AND bucket_utc < $hi + INTERVAL {level.seconds} SECOND
-          AND {_level_bucket(level, "bucket_utc")} IN (SELECT bucket_utc FROM _level_buckets)
+        WHERE bucket_utc >= {lo} AND bucket_utc < {hi} + INTERVAL {level.seconds} SECOND
+          AND {changed} IN {buckets}
         GROUP BY ALL""",
         bounds,
     )
-    con.execute("DROP TABLE _level_buckets")
 
 
 def _update_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
