@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections import ChainMap
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from threading import Lock
@@ -173,7 +174,7 @@ def parse_events(raw: Iterable[Any]) -> list[Event]:
 @dataclass(frozen=True)
 class _Visit:
     """What converting later events of an open queue visit needs (epoch seconds).
-    Frozen: a batch on trial works on a shallow copy of the known visits."""
+    Frozen: a batch on trial writes its changes over the known visits, never into them."""
 
     entered: int
     answered: int | None = None
@@ -198,7 +199,7 @@ def _open_visits(wh: Warehouse, keys: set[tuple[str, str]],
             for r in rows if (r[0], r[1]) in keys}
 
 
-Visits = dict[tuple[str, str], "_Visit | None"]
+Visits = MutableMapping[tuple[str, str], "_Visit | None"]
 """Queue visits known so far, by (call_id, queue); None: the visit has ended."""
 
 
@@ -217,7 +218,7 @@ def to_queue_log(wh: Warehouse, events: Sequence[Event], tenant: str | None = No
     keys = {(e.call_id or "", e.queue or "") for e in events
             if e.type in ("call_answered", "call_ended", "call_abandoned", "wrapup_started")
             and e.call_id and e.queue}
-    visits.update(_open_visits(wh, keys - set(visits), tenant))
+    visits.update(_open_visits(wh, {k for k in keys if k not in visits}, tenant))
     entering = {(e.call_id or "", e.queue or "") for e in events if e.type == "call_entered"}
     problems: list[Problem] = []
     lines: list[str] = []
@@ -317,7 +318,8 @@ class EventSpool:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self._lock = Lock()
-        self._open: dict[str | None, dict[tuple[str, str], _Visit]] = {}
+        # Open visits only (a None never stays: see _remember).
+        self._open: dict[str | None, dict[tuple[str, str], _Visit | None]] = {}
 
     def path(self, tenant: str | None) -> Path:
         name = tenant or "_default"
@@ -343,17 +345,19 @@ class EventSpool:
 
         results: list[IngestReport | EventError | ValueError] = []
         lines: dict[str | None, list[str]] = {}
-        visits: dict[str | None, Visits] = {}
+        # Per tenant, the visits the accepted batches opened, changed or ended, over the
+        # ones remembered from earlier loads (a batch on trial writes over both).
+        changes: dict[str | None, dict[tuple[str, str], _Visit | None]] = {}
         with self._lock:
             for events, tenant in batches:
                 try:
                     self.path(tenant)
-                    if tenant not in visits:
-                        visits[tenant] = dict(self._open.get(tenant, {}))
-                    trial = dict(visits[tenant])  # visits are frozen: a shallow copy
+                    done = changes.setdefault(tenant, {})
+                    tried: dict[tuple[str, str], _Visit | None] = {}
+                    trial = ChainMap(tried, done, self._open.get(tenant, {}))
                     lines.setdefault(tenant, []).extend(
                         to_queue_log(wh, events, tenant, trial))
-                    visits[tenant] = trial
+                    done.update(tried)
                     results.append(IngestReport("events", str(self.path(tenant))))
                 except (EventError, ValueError) as exc:
                     results.append(exc)
@@ -365,20 +369,29 @@ class EventSpool:
                     with path.open("a", encoding="utf-8") as out:
                         out.write("".join(line + "\n" for line in new))
                 if path.exists():
-                    self._open.pop(tenant, None)  # until this load has committed
-                    report = queue_log.ingest(wh, path, IngestOptions(tz=tz, tenant=tenant))
+                    try:
+                        report = queue_log.ingest(wh, path, IngestOptions(tz=tz, tenant=tenant))
+                    except BaseException:
+                        self._open.pop(tenant, None)
+                        raise
                     reports[tenant] = report
-                    if not report.rejected_total:
-                        self._remember(tenant, visits.get(tenant, {}))
+                    if report.rejected_total:
+                        self._open.pop(tenant, None)
+                    else:
+                        self._remember(tenant, changes.get(tenant, {}))
         return [r if isinstance(r, Exception) else reports.get(tenant, r)
                 for r, (_, tenant) in zip(results, batches, strict=True)]
 
-    def _remember(self, tenant: str | None, visits: Visits) -> None:
-        """Keep the open visits after a load (None: ended, so no longer open)."""
-        kept = {key: visit for key, visit in visits.items() if visit is not None}
-        while len(kept) > REMEMBERED_VISITS:
-            del kept[next(iter(kept))]
-        self._open[tenant] = kept
+    def _remember(self, tenant: str | None,
+                  changes: Mapping[tuple[str, str], _Visit | None]) -> None:
+        """Apply a committed load's visit changes (None: ended, so no longer open)."""
+        known = self._open.setdefault(tenant, {})
+        for key, visit in changes.items():
+            known.pop(key, None)  # the newest last: forgotten last
+            if visit is not None:
+                known[key] = visit
+        while len(known) > REMEMBERED_VISITS:
+            del known[next(iter(known))]
 
 
 __all__ = ["EVENT_TYPES", "Event", "EventError", "EventSpool", "Problem", "parse_events",
