@@ -284,6 +284,38 @@ def test_the_waiting_list_keeps_the_longest_waits(wh: Warehouse, tmp_path: Path)
         f"w{60 + s:03d}" for s in range(41)]  # the 100 longest, in order of arrival
 
 
+def test_each_scope_lists_its_own_longest_waits(wh: Warehouse, tmp_path: Path) -> None:
+    # acme's queue q: 130 calls from 10:00:00, one every 2 s (the last at 10:04:18);
+    # acme's queue s: 40 calls from 10:00:01, one every 3 s; beta's queue r: 30 calls
+    # from 10:00:00, one every 4 s. NOW is 10:05:00.
+    def entered(prefix: str, queue: str, n: int, first: int, step: int
+                ) -> list[tuple[int, str, str]]:
+        return [(first + step * i, f"{prefix}{i:03d}", queue) for i in range(n)]
+
+    q, s_ = entered("q", "q", 130, 0, 2), entered("s", "s", 40, 1, 3)
+    r = entered("r", "r", 30, 0, 4)
+    spool = EventSpool(tmp_path / "spool")
+    for tenant, calls in (("acme", q + s_), ("beta", r)):
+        spool.post(wh, [ev("call_entered", t(10, sec // 60, sec % 60), call_id=c, queue=qu)
+                        for sec, c, qu in calls], tenant=tenant)
+    floor = read_floor(wh, tz=MSK, now=NOW)
+
+    def longest(calls: list[tuple[int, str, str]]) -> list[str]:
+        """The 100 longest waits (the earliest entries; ties by call id), in order of
+        arrival: worked out here from the entry times."""
+        return [c for _, c, _ in sorted(calls)[:100]]
+
+    everyone = view(floor)
+    assert [c["call_id"] for c in everyone.waiting_calls] == longest(q + s_ + r)
+    assert {(x.queue, x.waiting, x.longest_wait_s) for x in everyone.queues} == {
+        ("q", 130, 300.0), ("s", 40, 299.0), ("r", 30, 300.0)}
+    acme = view(floor, tenants={"acme"})
+    assert [c["call_id"] for c in acme.waiting_calls] == longest(q + s_)
+    beta = view(floor, tenants={"beta"})
+    assert [c["call_id"] for c in beta.waiting_calls] == longest(r)
+    assert [c["wait_s"] for c in beta.waiting_calls][:2] == [300.0, 296.0]
+
+
 def test_batches_posted_at_once_are_loaded_together_each_on_its_own(
     wh: Warehouse, tmp_path: Path
 ) -> None:

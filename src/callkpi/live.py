@@ -123,7 +123,11 @@ class Floor:
     """The engine's rows of today by interval (tenant, queue, period_start, LIVE_KPIS and
     their ``__n``)."""
     waiting: list[tuple[str | None, str, str, float]]
-    """(tenant, queue, call_id, wait_s) of every call waiting, in order of arrival."""
+    """(tenant, queue, call_id, wait_s) of the ``WAITING_LIST_MAX`` longest-waiting calls
+    of each tenant's queue (any scope's longest waits are among them), in order of
+    arrival."""
+    waiting_by_queue: dict[tuple[str | None, str], tuple[int, float]]
+    """(tenant, queue) -> (calls waiting, longest wait in seconds), of every call waiting."""
     queue_tenants: set[tuple[str | None, str]]
     agents: list[dict[str, Any]]
     targets: list[dict[str, Any]]
@@ -157,15 +161,28 @@ def read_floor(wh: Warehouse, *, tz: str = "UTC", now: dt.datetime | None = None
     interval_start = midnight + dt.timedelta(minutes=minute)
 
     kpi_rows = _today_by_interval(wh, tz, midnight, GRAINS[interval_min])
+    # Counted in SQL, and only each queue's longest waits listed: a busy floor has
+    # thousands of calls waiting, and turning each into Python on every publication held
+    # the interpreter from the loads.
+    waiting_calls = (
+        "SELECT tenant, queue, call_id, entered_at FROM calls WHERE direction = 'in' "
+        "AND outcome = 'in_progress' AND answered_at IS NULL AND queue IS NOT NULL "
+        "AND entered_at <= ? AND entered_at > ?")
+    since = [utc, utc - STALE_AFTER]
+    waiting_by_queue = {
+        (tenant, queue): (n, (utc - first).total_seconds())
+        for tenant, queue, n, first in wh.sql(
+            f"SELECT tenant, queue, count(*), min(entered_at) FROM ({waiting_calls}) "
+            "GROUP BY tenant, queue", since)}
     waiting = [
         (tenant, queue, call_id, (utc - entered).total_seconds())
         for tenant, queue, call_id, entered in wh.sql(
-            "SELECT tenant, queue, call_id, entered_at FROM calls WHERE direction = 'in' "
-            "AND outcome = 'in_progress' AND answered_at IS NULL AND queue IS NOT NULL "
-            "AND entered_at <= ? AND entered_at > ? ORDER BY entered_at, call_id",
-            [utc, utc - STALE_AFTER])]
-    return Floor(local, tz, interval_start, kpi_rows, waiting, _queue_tenants(wh, utc),
-                 _agents(wh, utc), list_targets(wh, Period(midnight.date(), midnight.date())))
+            f"SELECT * FROM ({waiting_calls}) QUALIFY row_number() OVER (PARTITION BY "
+            "tenant, queue ORDER BY entered_at, call_id) <= ? "
+            "ORDER BY entered_at, call_id", [*since, WAITING_LIST_MAX])]
+    return Floor(local, tz, interval_start, kpi_rows, waiting, waiting_by_queue,
+                 _queue_tenants(wh, utc), _agents(wh, utc),
+                 list_targets(wh, Period(midnight.date(), midnight.date())))
 
 
 def view(floor: Floor, *, tenants: Iterable[str] | None = None,
@@ -196,15 +213,13 @@ def view(floor: Floor, *, tenants: Iterable[str] | None = None,
         current = [r for r in intervals if _wall(r["period_start"]) == floor.interval_start]
         q.interval = _combine(current) if current else {}
 
-    waiting_calls: list[dict[str, Any]] = []
-    for tenant, queue, call_id, wait in floor.waiting:
-        if not allowed(tenant):
-            continue
-        q = queue_row(tenant, queue)
-        q.waiting += 1
-        q.longest_wait_s = max(q.longest_wait_s or 0.0, wait)
-        waiting_calls.append({"tenant": tenant, "queue": queue, "call_id": call_id,
-                              "wait_s": wait})
+    for (tenant, queue), (count, longest) in floor.waiting_by_queue.items():
+        if allowed(tenant):
+            q = queue_row(tenant, queue)
+            q.waiting, q.longest_wait_s = count, longest
+    waiting_calls: list[dict[str, Any]] = [
+        {"tenant": tenant, "queue": queue, "call_id": call_id, "wait_s": wait}
+        for tenant, queue, call_id, wait in floor.waiting if allowed(tenant)]
 
     tenant_of: dict[str, set[str | None]] = {}
     for tenant, queue in {*queues, *floor.queue_tenants}:
