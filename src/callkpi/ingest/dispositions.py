@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
-from callkpi.store import rollup
+from callkpi.store import fetch_scalar, rollup
 
 _APPLY = """
 UPDATE calls SET
@@ -36,7 +36,15 @@ def apply(
     refresh_rollup: bool = True,
 ) -> None:
     """Apply dispositions to the calls whose ids are in ``table.column`` (a temp table),
-    and refresh their quarter hours in the roll-up (unless the caller does it)."""
+    and refresh their quarter hours in the roll-up (unless the caller does it). Nothing
+    is done when no disposition names one of those calls (the usual case for a live load:
+    a call's disposition comes after it), so that ``calls`` is not scanned for nothing."""
+    if not fetch_scalar(
+        con,
+        f"SELECT EXISTS (SELECT 1 FROM dispositions d SEMI JOIN {table} t "
+        f"ON d.call_id = t.{column})",
+    ):
+        return
     con.execute(_APPLY.format(table=table, column=column))
     if refresh_rollup:
         rollup.refresh(
