@@ -812,28 +812,26 @@ _CALL_COLUMNS = (
     "transferred, transfer_kind, transfer_target, ended_by, source, source_ref"
 )
 
-# Ringing and wrap-up depend on their own event only: added once, for new events.
+# Ringing and wrap-up depend on their own event only: added once, for new events, in one
+# pass over the batch's rows.
 _EVENT_STATES_SQL = f"""
 INSERT INTO agent_states
   (agent, queue, state, reason, call_id, start_at, end_at, source, source_ref)
-WITH ev AS (
-  SELECT * FROM ql_new
-  WHERE event IN ('RINGNOANSWER', 'RINGCANCELED', 'CONNECT', 'AGENTDUMP', 'WRAPUPSTART')
-    AND coalesce(agent, '') NOT IN ('', 'NONE')
-)
-SELECT agent, queue, 'ringing',
+SELECT agent, queue, CASE WHEN event = 'WRAPUPSTART' THEN 'wrapup' ELSE 'ringing' END,
        CASE event WHEN 'RINGNOANSWER' THEN 'noanswer' WHEN 'RINGCANCELED' THEN 'canceled'
-                  WHEN 'CONNECT' THEN 'answered' ELSE 'dumped' END,
+                  WHEN 'CONNECT' THEN 'answered' WHEN 'AGENTDUMP' THEN 'dumped' END,
        callid,
-       "time" - to_seconds(coalesce(CASE event WHEN 'CONNECT' THEN TRY_CAST(data[3] AS DOUBLE)
-                                          WHEN 'AGENTDUMP' THEN 0
-                                          ELSE TRY_CAST(data[1] AS DOUBLE) / 1000 END, 0)),
-       "time", '{SOURCE}', $path || ':' || line_no
-FROM ev WHERE event <> 'WRAPUPSTART'
-UNION ALL
-SELECT agent, queue, 'wrapup', NULL, callid, "time",
-       "time" + to_seconds(TRY_CAST(data[1] AS DOUBLE)), '{SOURCE}', $path || ':' || line_no
-FROM ev WHERE event = 'WRAPUPSTART'
+       CASE WHEN event = 'WRAPUPSTART' THEN "time"
+            ELSE "time" - to_seconds(coalesce(CASE event
+                 WHEN 'CONNECT' THEN TRY_CAST(data[3] AS DOUBLE)
+                 WHEN 'AGENTDUMP' THEN 0
+                 ELSE TRY_CAST(data[1] AS DOUBLE) / 1000 END, 0)) END,
+       CASE WHEN event = 'WRAPUPSTART' THEN "time" + to_seconds(TRY_CAST(data[1] AS DOUBLE))
+            ELSE "time" END,
+       '{SOURCE}', $path || ':' || line_no
+FROM ql_new
+WHERE event IN ('RINGNOANSWER', 'RINGCANCELED', 'CONNECT', 'AGENTDUMP', 'WRAPUPSTART')
+  AND coalesce(agent, '') NOT IN ('', 'NONE')
 """
 
 # Talking follows the visit (answer to end), so it is rebuilt with the calls.
