@@ -221,7 +221,7 @@ class Form:
 
 
 def forms() -> list[Form]:
-    """Every event form, for the validation in SQL (looked up by position in a list)."""
+    """Every event form, for the validation in SQL (a table joined to the lines by key)."""
     out = []
     for name, spec in EVENTS.items():
         variants = (
