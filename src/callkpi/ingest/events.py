@@ -369,23 +369,21 @@ class EventSpool:
                     with path.open("a", encoding="utf-8") as out:
                         out.write("".join(line + "\n" for line in new))
                 if path.exists():
-                    try:
-                        report = queue_log.ingest(wh, path, IngestOptions(tz=tz, tenant=tenant))
-                    except BaseException:
-                        self._open.pop(tenant, None)
-                        raise
+                    # Forgotten unless this load commits without rejecting a line.
+                    known = self._open.pop(tenant, {})
+                    report = queue_log.ingest(wh, path, IngestOptions(tz=tz, tenant=tenant))
                     reports[tenant] = report
-                    if report.rejected_total:
-                        self._open.pop(tenant, None)
-                    else:
-                        self._remember(tenant, changes.get(tenant, {}))
+                    if not report.rejected_total:
+                        self._open[tenant] = known
+                        self._remember(known, changes.get(tenant, {}))
         return [r if isinstance(r, Exception) else reports.get(tenant, r)
                 for r, (_, tenant) in zip(results, batches, strict=True)]
 
-    def _remember(self, tenant: str | None,
+    @staticmethod
+    def _remember(known: dict[tuple[str, str], _Visit | None],
                   changes: Mapping[tuple[str, str], _Visit | None]) -> None:
-        """Apply a committed load's visit changes (None: ended, so no longer open)."""
-        known = self._open.setdefault(tenant, {})
+        """Apply a committed load's visit changes to the open visits ``known`` (None:
+        ended, so no longer open)."""
         for key, visit in changes.items():
             known.pop(key, None)  # the newest last: forgotten last
             if visit is not None:
