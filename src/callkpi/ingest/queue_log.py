@@ -666,27 +666,10 @@ def _visit_events_sql(batch: str | None = None, with_old: bool = True) -> str:
     """
 
 
-def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str:
-    """Rebuild the visits of the callids in ``ql_touched_calls`` from their events in
-    ``ql_ev`` (:func:`_visit_events_sql`).
-
-    Each event's data fields are read into named numbers first (holdtime, calltime, ...
-    by event type), so the per-visit aggregation only moves scalars around. Rings and
-    AGENTDUMP never change a visit, so they are left out (they feed agent_states).
-
-    Most calls are one visit: one opening event that comes first, one queue, at most one
-    CONNECT, end and WRAPUPSTART, and no answer or end after the visit ended. Those take
-    each field from its event's row by a join; only the others go through the window
-    functions that split a call into visits (``force_window`` sends every call that way,
-    to test that both agree).
-    """
-    answered_end = _in(events_with(Role.END_ANSWERED))
-    standalone = _in(events_with(Role.STANDALONE))
-    did_join = (
-        'ASOF LEFT JOIN dids d ON v.callid = d.callid AND v.first_time >= d."time"'
-        if with_dids
-        else "LEFT JOIN (SELECT NULL AS did) d ON FALSE"
-    )
+def _whole_calls_sql(force_window: bool) -> str:
+    """``ql_whole``: per call of ``ql_ev`` (:func:`_visit_events_sql`), whether it is
+    simple (:func:`_calls_sql`), its first event's time and its tenant (``force_window``:
+    no call is simple)."""
     # One visit, and at most one event of each kind the aggregates pick from.
     simple = (
         "FALSE"
@@ -702,14 +685,60 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
                        <= min(k) FILTER (WHERE is_closing), TRUE))"""
     )
     return f"""
-    INSERT INTO calls ({columns})
-    WITH whole_calls AS (
-      SELECT cid, {simple} AS simple, min("time") AS first_time, max(tenant) AS tenant
-      FROM ql_ev GROUP BY cid
+    CREATE OR REPLACE TEMP TABLE ql_whole AS
+    SELECT cid, {simple} AS simple, min("time") AS first_time, max(tenant) AS tenant
+    FROM ql_ev GROUP BY cid"""
+
+
+def _calls_sql(columns: str, with_dids: bool, split: bool) -> str:
+    """Insert the visits of the simple calls of ``ql_whole`` (:func:`_whole_calls_sql`),
+    or, with ``split``, of the others, from their events in ``ql_ev``
+    (:func:`_visit_events_sql`).
+
+    Each event's data fields are read into named numbers first (holdtime, calltime, ...
+    by event type), so the per-visit aggregation only moves scalars around. Rings and
+    AGENTDUMP never change a visit, so they are left out (they feed agent_states).
+
+    Most calls are simple: one visit, with one opening event that comes first, one queue,
+    at most one CONNECT, end and WRAPUPSTART, and no answer or end after the visit ended.
+    Those take each field from its event's row by a join; only the others go through the
+    window functions that split a call into visits. Two statements, the second run only
+    when a call needs it: a live load's calls are all simple, and DuckDB takes longer to
+    plan the split than to run the rest (~8 ms a load).
+    """
+    answered_end = _in(events_with(Role.END_ANSWERED))
+    standalone = _in(events_with(Role.STANDALONE))
+    did_join = (
+        'ASOF LEFT JOIN dids d ON v.callid = d.callid AND v.first_time >= d."time"'
+        if with_dids
+        else "LEFT JOIN (SELECT NULL AS did) d ON FALSE"
+    )
+    if split:
+        visits = f"""
+    ordered AS (
+      SELECT *, row_number() OVER w AS ord, lag(event) OVER w AS prev_event,
+             lag(queue) OVER w AS prev_queue
+      FROM ql_ev SEMI JOIN (SELECT cid FROM ql_whole WHERE NOT simple) USING (cid)
+      WINDOW w AS (PARTITION BY callid ORDER BY "time", seq)
     ),
-    -- A simple call has one opener and at most one CONNECT, end and WRAPUPSTART: its
-    -- visit takes each of them from its own row (joins are cheaper than aggregates).
-    simple_visits AS (
+    marked AS (
+      SELECT *, sum(CASE WHEN {_visit_start_sql()} THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY callid ORDER BY ord ROWS UNBOUNDED PRECEDING) AS visit
+      FROM ordered
+    ),
+    split_visits AS (
+      SELECT callid, visit, {_visit_aggregates("ord")} FROM marked GROUP BY callid, visit
+    ),
+    visits AS (
+      SELECT *, lead(coalesce(enter_time, first_time)) OVER w AS next_start,
+             lead(queue) OVER w AS next_queue
+      FROM split_visits WINDOW w AS (PARTITION BY callid ORDER BY visit)
+    ),"""
+    else:
+        # A simple call's visit takes each of its events from its own row (joins are
+        # cheaper than aggregates).
+        visits = """
+    visits AS (
       SELECT o.callid, 1 AS visit, o.queue, a.tenant,
              o.source_file || ':' || o.line_no AS source_ref, a.first_time,
              CASE WHEN o.event = 'ENTERQUEUE' THEN o."time" END AS enter_time,
@@ -723,33 +752,15 @@ def _calls_sql(columns: str, with_dids: bool, force_window: bool = False) -> str
              coalesce(f.event = 'SYSCOMPAT', false) AS syscompat,
              w.extra_s AS acw_s,
              NULL::TIMESTAMP AS next_start, NULL::VARCHAR AS next_queue
-      FROM (SELECT * FROM whole_calls WHERE simple) a
+      FROM (SELECT * FROM ql_whole WHERE simple) a
       JOIN (SELECT * FROM ql_ev WHERE is_opener) o ON o.cid = a.cid
       LEFT JOIN (SELECT * FROM ql_ev WHERE event = 'CONNECT') c ON c.cid = a.cid
       LEFT JOIN (SELECT * FROM ql_ev WHERE is_final) f ON f.cid = a.cid
       LEFT JOIN (SELECT * FROM ql_ev WHERE event = 'WRAPUPSTART') w ON w.cid = a.cid
-    ),
-    ordered AS (
-      SELECT *, row_number() OVER w AS ord, lag(event) OVER w AS prev_event,
-             lag(queue) OVER w AS prev_queue
-      FROM ql_ev SEMI JOIN (SELECT cid FROM whole_calls WHERE NOT simple) USING (cid)
-      WINDOW w AS (PARTITION BY callid ORDER BY "time", seq)
-    ),
-    marked AS (
-      SELECT *, sum(CASE WHEN {_visit_start_sql()} THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY callid ORDER BY ord ROWS UNBOUNDED PRECEDING) AS visit
-      FROM ordered
-    ),
-    split_visits AS (
-      SELECT callid, visit, {_visit_aggregates("ord")} FROM marked GROUP BY callid, visit
-    ),
-    visits AS (
-      SELECT * FROM simple_visits
-      UNION ALL BY NAME
-      SELECT *, lead(coalesce(enter_time, first_time)) OVER w AS next_start,
-             lead(queue) OVER w AS next_queue
-      FROM split_visits WINDOW w AS (PARTITION BY callid ORDER BY visit)
-    ),
+    ),"""
+    return f"""
+    INSERT INTO calls ({columns})
+    WITH{visits}
     dids AS (
       SELECT e.callid, e."time", e.data[1] AS did
       FROM queue_log_events e SEMI JOIN ql_touched_calls t ON e.callid = t.callid
@@ -911,7 +922,11 @@ def rebuild_calls(
             "CREATE OR REPLACE TEMP TABLE ql_ev AS "
             f"{_visit_events_sql(batch, with_old=bool(old_calls))}"
         )
-        con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), force_window))
+        con.execute(_whole_calls_sql(force_window))
+        con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), split=False))
+        if fetch_scalar(con, "SELECT EXISTS (SELECT 1 FROM ql_whole WHERE NOT simple)"):
+            con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), split=True))
+        con.execute("DROP TABLE ql_whole")
         con.execute("DROP TABLE ql_ev")
     dispositions.apply(con, "ql_touched_calls", "callid", refresh_rollup=False)
     new_buckets = f"SELECT {rollup.buckets_of('entered_at')} FROM calls WHERE {touched}"
