@@ -105,6 +105,9 @@ def _live(
     import importlib.util
 
     from callkpi.ingest.events import EventSpool, parse_events
+    from callkpi.live import tune_gc_for_live_loads
+
+    tune_gc_for_live_loads()  # as the server does
 
     spec = importlib.util.spec_from_file_location("bench_server", HERE / "server.py")
     assert spec and spec.loader

@@ -369,3 +369,21 @@ def test_the_hub_checkpoints_at_quiet_moments_not_in_loads(
     finally:
         hub.close()
         wh.close()
+
+
+def test_a_live_process_collects_garbage_rarely_and_skips_its_start_up_objects() -> None:
+    """tune_gc_for_live_loads (callkpi serve, ingest --follow): young collections after
+    50,000 allocations, and what exists at start-up frozen out of every scan."""
+    import gc
+
+    from callkpi.live import tune_gc_for_live_loads
+
+    kept = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        tune_gc_for_live_loads()
+        assert gc.get_threshold() == (50_000, 20, 20)
+        assert gc.get_freeze_count() > 1_000  # the modules and objects of this process
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*kept)

@@ -192,8 +192,10 @@ def _follow(
     wh: Warehouse, path: Path, options: IngestOptions, idle_timeout: float | None
 ) -> IngestReport:
     from callkpi.ingest import queue_log
+    from callkpi.live import tune_gc_for_live_loads
 
     err.print(f"following {path} (Ctrl-C to stop)")
+    tune_gc_for_live_loads()
 
     def show(batch: IngestReport) -> None:
         err.print(f"  +{batch.loaded} lines ({batch.rejected_total} rejected)")

@@ -78,6 +78,7 @@ def serve(
     """Serve the REST API (docs at /docs, OpenAPI at /api/openapi.json)."""
     import uvicorn
 
+    from callkpi.live import tune_gc_for_live_loads
     from callkpi.server.app import create_app
 
     if not 0 < port < 65536:
@@ -106,6 +107,7 @@ def serve(
     for path, tenant in followed:
         err.print(f"following {path}" + (f" for tenant {tenant}" if tenant else ""),
                   highlight=False)
+    tune_gc_for_live_loads()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
     finally:
