@@ -691,9 +691,9 @@ def _whole_calls_sql(force_window: bool) -> str:
 
 
 def _calls_sql(columns: str, with_dids: bool, split: bool) -> str:
-    """Insert the visits of the simple calls of ``ql_whole`` (:func:`_whole_calls_sql`),
-    or, with ``split``, of the others, from their events in ``ql_ev``
-    (:func:`_visit_events_sql`).
+    """Insert into ``ql_new_calls`` the visits of the simple calls of ``ql_whole``
+    (:func:`_whole_calls_sql`), or, with ``split``, of the others, from their events in
+    ``ql_ev`` (:func:`_visit_events_sql`).
 
     Each event's data fields are read into named numbers first (holdtime, calltime, ...
     by event type), so the per-visit aggregation only moves scalars around. Rings and
@@ -759,7 +759,7 @@ def _calls_sql(columns: str, with_dids: bool, split: bool) -> str:
       LEFT JOIN (SELECT * FROM ql_ev WHERE event = 'WRAPUPSTART') w ON w.cid = a.cid
     ),"""
     return f"""
-    INSERT INTO calls ({columns})
+    INSERT INTO ql_new_calls ({columns})
     WITH{visits}
     dids AS (
       SELECT e.callid, e."time", e.data[1] AS did
@@ -845,14 +845,15 @@ WHERE event IN ('RINGNOANSWER', 'RINGCANCELED', 'CONNECT', 'AGENTDUMP', 'WRAPUPS
   AND coalesce(agent, '') NOT IN ('', 'NONE')
 """
 
-# Talking follows the visit (answer to end), so it is rebuilt with the calls.
-_TALKING_SQL = f"""
+# Talking follows the visit (answer to end), so it is rebuilt with the calls, from their
+# new rows (dispositions change none of these columns).
+_TALKING_SQL = """
 INSERT INTO agent_states
   (agent, queue, state, reason, call_id, start_at, end_at, source, source_ref)
 SELECT c.agent, c.queue, 'talking', NULL, c.call_id, c.answered_at, c.ended_at,
        c.source, c.source_ref
-FROM calls c SEMI JOIN ql_touched_calls t ON c.call_id = t.callid
-WHERE c.source = '{SOURCE}' AND c.agent IS NOT NULL AND c.answered_at IS NOT NULL
+FROM ql_new_calls c
+WHERE c.agent IS NOT NULL AND c.answered_at IS NOT NULL
 """
 
 
@@ -900,11 +901,6 @@ def rebuild_calls(
         "EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID') FROM ql_touched_calls",
     ) or (0, 0, False)
     if old_calls:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE ql_old_buckets AS SELECT DISTINCT "
-            f"{rollup.buckets_of('entered_at')} AS b FROM _rollup_old_calls "
-            f"WHERE source = '{SOURCE}'"
-        )
         lo, hi, undated = fetch_one(
             con,
             "SELECT min(entered_at), max(entered_at), count(*) FILTER (entered_at IS NULL) "
@@ -917,6 +913,12 @@ def rebuild_calls(
             f"DELETE FROM calls WHERE source = '{SOURCE}' AND {old}{within}",
             {} if undated else {"lo": lo, "hi": hi},
         )
+    # The touched calls' new rows are built apart first: their quarter hours and talking
+    # states come from there, not from a scan of every call's id.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE ql_new_calls AS SELECT {_CALL_COLUMNS} FROM calls "
+        "LIMIT 0"
+    )
     if calls:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ql_ev AS "
@@ -928,24 +930,29 @@ def rebuild_calls(
             con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), split=True))
         con.execute("DROP TABLE ql_whole")
         con.execute("DROP TABLE ql_ev")
+        con.execute(
+            f"INSERT INTO calls ({_CALL_COLUMNS}) SELECT {_CALL_COLUMNS} FROM ql_new_calls"
+        )
     dispositions.apply(con, "ql_touched_calls", "callid", refresh_rollup=False)
-    new_buckets = f"SELECT {rollup.buckets_of('entered_at')} FROM calls WHERE {touched}"
     by_difference = calls <= DIFFERENCE_MAX_CALLS
+    # The quarter hours of the touched calls' rows before (every source: the other
+    # sources' rows stay as they were, dispositions change no entered_at) and after.
     rollup.refresh(
         con,
-        f"SELECT b FROM ql_old_buckets UNION ALL {new_buckets}" if old_calls else new_buckets,
+        f"SELECT {rollup.buckets_of('entered_at')} FROM _rollup_old_calls "
+        f"UNION ALL SELECT {rollup.buckets_of('entered_at')} FROM ql_new_calls",
         new_calls=touched if by_difference else None,
     )
     if not by_difference:
         con.execute("DROP TABLE _rollup_old_calls")
     if old_calls:
-        con.execute("DROP TABLE ql_old_buckets")
         # A call with no calls row had no talking state either.
         con.execute(
             f"DELETE FROM agent_states WHERE source = '{SOURCE}' AND state = 'talking' "
             "AND call_id IN (SELECT callid FROM ql_old_calls)"
         )
     con.execute(_TALKING_SQL)
+    con.execute("DROP TABLE ql_new_calls")
     con.execute("DROP TABLE ql_old_calls")
 
 
