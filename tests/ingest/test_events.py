@@ -210,3 +210,51 @@ def test_a_load_that_rejects_a_line_forgets_the_visits(wh: Warehouse, tmp_path: 
     with pytest.raises(EventError, match="call old never entered queue q"):
         spool.post(wh, [{"type": "call_answered", "at": 86_410, "call_id": "old",
                          "queue": "q", "agent": "a1"}], tenant="acme")
+
+
+def test_a_failed_load_leaves_no_line_for_a_later_one(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callkpi.ingest import queue_log
+
+    spool = EventSpool(tmp_path / "spool")
+    spool.post(wh, CALLS[:2], tenant="acme")
+    before = (tmp_path / "spool" / "acme.queue_log").read_text()
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the disk is full")
+
+    with monkeypatch.context() as patched:  # the load fails inside its transaction
+        patched.setattr(queue_log, "rebuild_calls", crash)
+        with pytest.raises(RuntimeError, match="disk is full"):
+            spool.post(wh, CALLS[2:4], tenant="acme")
+    assert (tmp_path / "spool" / "acme.queue_log").read_text() == before
+    # The next load takes only its own events: the refused answer and abandon stay out.
+    spool.post(wh, [{"type": "call_entered", "at": at(50), "call_id": "c3", "queue": "q"}],
+               tenant="acme")
+    assert wh.sql("SELECT call_id, outcome FROM calls ORDER BY call_id") == [
+        ("c1", "in_progress"), ("c2", "in_progress"), ("c3", "in_progress")]
+    spool.post(wh, CALLS[2:], tenant="acme")
+    assert calls(wh)[:2] == EXPECTED
+
+
+def test_a_tenant_whose_load_fails_does_not_fail_the_others(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callkpi.ingest import queue_log
+
+    ingest = queue_log.ingest
+
+    def failing_for_beta(wh: Warehouse, path: Path, options: Any) -> Any:
+        if options.tenant == "beta":
+            raise RuntimeError("beta's load failed")
+        return ingest(wh, path, options)
+
+    monkeypatch.setattr(queue_log, "ingest", failing_for_beta)
+    spool = EventSpool(tmp_path / "spool")
+    acme, beta = spool.post_group(wh, [(parse_events(CALLS[:2]), "acme"),
+                                       (parse_events(CALLS[:2]), "beta")])
+    assert not isinstance(acme, Exception) and acme.loaded == 2
+    assert isinstance(beta, RuntimeError)
+    assert wh.sql("SELECT DISTINCT tenant FROM calls") == [("acme",)]
+    assert (tmp_path / "spool" / "beta.queue_log").read_text() == ""

@@ -303,6 +303,9 @@ class EventSpool:
     about the same for 200 lines as for 2,000). One writer at a time (a lock), so lines
     never interleave.
 
+    A load that fails (its batches get the error) cuts the spool file back to where it
+    was, so a later load does not take those lines in after all.
+
     The spool file is not fsynced: a batch is accepted when the warehouse commits its
     load, and that commit is durable. If the machine loses the spool's tail after the
     commit, the file is shorter than the stored offset, so the next load reads it from
@@ -336,14 +339,15 @@ class EventSpool:
         return result
 
     def post_group(self, wh: Warehouse, batches: Sequence[tuple[Sequence[Event], str | None]],
-                   tz: str = "UTC") -> list[IngestReport | EventError | ValueError]:
+                   tz: str = "UTC") -> list[IngestReport | Exception]:
         """Several validated batches (events, tenant): each is converted on top of the
         ones before it and refused on its own if it contradicts them; the accepted ones
         are appended and loaded together, one queue_log run per tenant. Returns, per batch,
-        the report of the run that loaded it, or the error that refused it."""
+        the report of the run that loaded it, or the error that refused it (its own, or
+        that of its tenant's failed load)."""
         from callkpi.ingest import queue_log
 
-        results: list[IngestReport | EventError | ValueError] = []
+        results: list[IngestReport | Exception] = []
         lines: dict[str | None, list[str]] = {}
         # Per tenant, the visits the accepted batches opened, changed or ended, over the
         # ones remembered from earlier loads (a batch on trial writes over both).
@@ -362,16 +366,28 @@ class EventSpool:
                 except (EventError, ValueError) as exc:
                     results.append(exc)
             self.directory.mkdir(parents=True, exist_ok=True)
-            reports: dict[str | None, IngestReport] = {}
+            reports: dict[str | None, IngestReport | Exception] = {}
             for tenant, new in lines.items():
                 path = self.path(tenant)
+                size = path.stat().st_size if path.exists() else 0
                 if new:
                     with path.open("a", encoding="utf-8") as out:
                         out.write("".join(line + "\n" for line in new))
                 if path.exists():
                     # Forgotten unless this load commits without rejecting a line.
                     known = self._open.pop(tenant, {})
-                    report = queue_log.ingest(wh, path, IngestOptions(tz=tz, tenant=tenant))
+                    try:
+                        report = queue_log.ingest(wh, path,
+                                                  IngestOptions(tz=tz, tenant=tenant))
+                    except BaseException as exc:
+                        # Its batches get the error and leave no line behind for a later
+                        # load to take in after all.
+                        with path.open("r+b") as out:
+                            out.truncate(size)
+                        if not isinstance(exc, Exception):
+                            raise
+                        reports[tenant] = exc
+                        continue
                     reports[tenant] = report
                     if not report.rejected_total:
                         self._open[tenant] = known
