@@ -300,12 +300,7 @@ def refresh(
                 # As below: the day levels by the (now smaller) difference when the
                 # changed quarter hours are a small part of their days; the hour and
                 # quarter-hour levels recomputed (cheaper than their difference).
-                difference = _small_part_of_days(con, changed)
-                for level in COARSE_LEVELS:
-                    if difference and level.seconds > DIFFERENCE_ABOVE_S:
-                        _update_coarse(con, level)
-                    else:
-                        _recompute_coarse(con, level, changed)
+                _follow_coarse(con, changed, _small_part_of_days(con, changed))
             con.execute("DROP TABLE _rollup_old")
             con.execute("DROP TABLE _rollup_new")
         con.execute("DROP TABLE _rollup_old_calls")
@@ -332,11 +327,7 @@ def refresh(
                 params,
             )
         if coarse:
-            for level in COARSE_LEVELS:
-                if difference and level.seconds > DIFFERENCE_ABOVE_S:
-                    _update_coarse(con, level)
-                else:
-                    _recompute_coarse(con, level, changed)
+            _follow_coarse(con, changed, difference)
         if difference:
             con.execute("DROP TABLE _rollup_old")
             con.execute("DROP TABLE _rollup_new")
@@ -583,6 +574,17 @@ def _same_key(level: RollupLevel, a: str, b: str) -> str:
     )
 
 
+def _follow_coarse(con: duckdb.DuckDBPyConnection, changed: _Changed, difference: bool) -> None:
+    """Bring every coarser level up to date with the 15-minute level (already current):
+    the day levels by the changed quarter hours' difference when ``difference``, the
+    others (and the day levels otherwise) by recomputing their changed buckets."""
+    for level in COARSE_LEVELS:
+        if difference and level.seconds > DIFFERENCE_ABOVE_S:
+            _update_coarse(con, level, changed)
+        else:
+            _recompute_coarse(con, level, changed)
+
+
 def _recompute_coarse(
     con: duckdb.DuckDBPyConnection, level: RollupLevel, changed: _Changed
 ) -> None:
@@ -604,7 +606,7 @@ def _recompute_coarse(
     )
 
 
-def _update_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
+def _update_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel, changed: _Changed) -> None:
     """Update a coarser level by the changed quarter hours' difference: each of its rows
     that an old (``_rollup_old``) or new (``_rollup_new``) 15-minute row falls in becomes
     itself minus the old rows plus the new ones (counts and sums are additive), so that a
@@ -628,10 +630,7 @@ def _update_coarse(con: duckdb.DuckDBPyConnection, level: RollupLevel) -> None:
     flat = ", ".join(
         ["n", *(f"CASE WHEN {c} THEN n ELSE 0 END" for c in ROLLUP_COUNTS.values()), *ROLLUP_SUMS]
     )
-    lo, hi = con.execute(
-        f"SELECT min({_level_bucket(level, 'bucket_utc')}), "
-        f"max({_level_bucket(level, 'bucket_utc')}) FROM _rollup_buckets"
-    ).fetchall()[0]
+    lo, hi = changed.bounds[level.seconds]
     # The level's rows of the changed buckets ('e'), minus the old 15-minute rows ('o'),
     # plus the new ones ('w'), in one grouping; only the rows that an old or new
     # 15-minute row falls in are kept.
