@@ -465,6 +465,48 @@ def test_abandon_without_enterqueue_in_range(wh: Warehouse, tmp_path: Path) -> N
     one_call(wh, outcome="abandoned", entered_at=at(15), ended_at=at(40), wait_s=25.0)
 
 
+def test_a_visit_never_begins_after_its_first_event(wh: Warehouse, tmp_path: Path) -> None:
+    # A negative hold time would reckon the entry 5 s after the CONNECT (at 55); the visit
+    # began no later than its first event (50). Completed by a later ingest, the call is
+    # rebuilt from the journal's events since its row began: the CONNECT must be among them.
+    path = write(tmp_path / "queue_log", [line(50, "c1", "support", "Agent/1", "CONNECT", -5,
+                                               "c1.2", 4)])
+    queue_log.ingest(wh, path)
+    one_call(wh, outcome="in_progress", entered_at=at(50), answered_at=at(50))
+    with path.open("a") as fh:
+        fh.write(line(170, "c1", "support", "Agent/1", "COMPLETECALLER", -5, 120, 2) + "\n")
+    queue_log.ingest(wh, path)
+    one_call(wh, segment=1, outcome="answered", entered_at=at(50), answered_at=at(50),
+             ended_at=at(170), wait_s=-5.0, talk_s=120.0)
+
+
+def test_a_version_3_file_gets_its_late_visit_starts_rebuilt(tmp_path: Path) -> None:
+    # Version 3 reckoned c1's entry 5 s after its CONNECT (a negative hold time) and that
+    # of c2 from its end's wait alone (a negative wait: after the ABANDON).
+    path = tmp_path / "w.duckdb"
+    lines = [
+        line(50, "c1", "support", "Agent/1", "CONNECT", -5, "c1.2", 4),
+        line(0, "c2", "support", "NONE", "ENTERQUEUE", "", "5550002", 1),
+        line(30, "c2", "support", "NONE", "ABANDON", 1, 1, 30),
+        line(40, "c3", "support", "NONE", "ABANDON", 1, 1, -7),
+    ]
+    with Warehouse(path) as wh:
+        load(wh, tmp_path, lines)
+        expected = wh.sql("SELECT * FROM calls ORDER BY call_id")
+        rollup_rows = wh.sql("SELECT * FROM calls_rollup ORDER BY ALL")
+        talking = wh.sql("SELECT * FROM agent_states ORDER BY ALL")
+        wh.sql("UPDATE calls SET entered_at = ? WHERE call_id = 'c1'", [at(55)])
+        wh.sql("UPDATE calls SET entered_at = ? WHERE call_id = 'c3'", [at(47)])
+        wh.sql("UPDATE callkpi_meta SET value = '3' WHERE key = 'schema_version'")
+    with Warehouse(path) as wh:
+        assert wh.sql("SELECT entered_at FROM calls ORDER BY call_id") == [
+            (at(50),), (at(0),), (at(40),)]
+        assert wh.schema_version == 4
+        assert wh.sql("SELECT * FROM calls ORDER BY call_id") == expected
+        assert wh.sql("SELECT * FROM calls_rollup ORDER BY ALL") == rollup_rows
+        assert wh.sql("SELECT * FROM agent_states ORDER BY ALL") == talking
+
+
 def test_in_progress_visits(wh: Warehouse, tmp_path: Path) -> None:
     load(
         wh,

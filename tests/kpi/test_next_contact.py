@@ -278,7 +278,7 @@ def test_a_version_2_file_is_read_as_it_is_and_migrated_when_opened_for_writing(
         assert run_query(old, query).rows == window
         assert any(r["fcr"] is not None for r in window)
     with Warehouse(path) as wh:
-        assert wh.schema_version == 3
+        assert wh.schema_version == 4
         _check_column(wh)
         assert run_query(wh, query).rows == window
         assert Compiler(wh, rollup_levels=("calls_rollup_agent_day",)).run(query).rows == window

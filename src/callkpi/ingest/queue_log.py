@@ -21,7 +21,8 @@ How a call's events become visits (``calls`` rows), in time order per callid:
 * A visit starts at ENTERQUEUE, at a one-event visit (FULL, JOINEMPTY, CLOSED,
   DIVERT_*), when the queue changes, at the first event of the call in range (so a call
   whose ENTERQUEUE is before the loaded range still gets its visit, with ``entered_at``
-  computed back from CONNECT's holdtime or the end's waittime), or when an answer or end
+  computed back from CONNECT's holdtime or the end's waittime, never after the visit's
+  first event), or when an answer or end
   event follows an ended visit. ABANDON after SYSCOMPAT (Asterisk writes both), a second
   ABANDON, and LEAVEEMPTY after EXITEMPTY (Wazo writes both) belong to the visit they follow.
 * The first end event decides the outcome (see ``queue_log_events.EVENTS``); SYSCOMPAT
@@ -42,6 +43,7 @@ reason says which), ``talking`` (answer to end) and ``wrapup`` (WRAPUPSTART + da
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import itertools
 import time as time_mod
@@ -616,14 +618,17 @@ def _visit_aggregates(order: str) -> str:
 _EVENT_COLUMNS = 'seq, "time", callid, queue, agent, event, data, tenant, source_file, line_no'
 
 
-def _visit_events_sql(batch: str | None = None, with_old: bool = True) -> str:
+def _visit_events_sql(
+    batch: str | None = None, with_old: bool = True, since: dt.datetime | None = None
+) -> str:
     """The visit events of the callids in ``ql_touched_calls``, with their part in a visit
     and their numbers read by event type (``ql_ev``), and ``cid``, a number per callid
     (cheaper to group and join by than the callid).
 
     ``batch``: the batch's new events (``ql_new``, already journaled); the callids not in
     ``ql_old_calls`` have all their events there, so they are read from it and only the
-    others from the journal (``with_old``: there are any)."""
+    others from the journal (``with_old``: there are any), from ``since`` on (a bound on
+    their events' times, see :func:`rebuild_calls`) when given."""
     if batch is None:
         events = "queue_log_events"
     else:
@@ -635,6 +640,7 @@ def _visit_events_sql(batch: str | None = None, with_old: bool = True) -> str:
             parts.append(
                 f"SELECT {_EVENT_COLUMNS} FROM queue_log_events "
                 "WHERE callid IN (SELECT callid FROM ql_old_calls)"
+                + ("" if since is None else f" AND \"time\" >= TIMESTAMP '{since}'")
             )
         events = "(" + " UNION ALL ".join(parts) + ")"
     transfer_target = """CASE
@@ -773,11 +779,15 @@ def _calls_sql(columns: str, with_dids: bool, split: bool) -> str:
     timed AS (
       SELECT *,
         final_event IS NULL AND next_start IS NOT NULL AND connect_time IS NOT NULL AS inferred,
-        coalesce(enter_time,
-                 connect_time - to_seconds(connect_hold),
-                 CASE WHEN answered_end THEN final_time - to_seconds(end_talk + end_hold) END,
-                 final_time - to_seconds(end_wait),
-                 first_time) AS entered_at
+        -- Never after the visit's first event (hold or wait fields that disagree with
+        -- the timestamps): rebuild_calls relies on it to bound its journal read.
+        least(coalesce(enter_time,
+                       connect_time - to_seconds(connect_hold),
+                       CASE WHEN answered_end
+                            THEN final_time - to_seconds(end_talk + end_hold) END,
+                       final_time - to_seconds(end_wait),
+                       first_time),
+              first_time) AS entered_at
       FROM linked
     )
     SELECT
@@ -867,9 +877,11 @@ DIFFERENCE_MAX_CALLS = 0
 difference (``rollup.refresh(new_calls=...)``) instead of regrouping its quarter hours.
 Off (0): measured on bench/server.py's live loads (1,000 events touching ~700 calls,
 in-process, alternated), the difference cost ~20 ms more wall time per load than the
-regroup both with 200,000 and with 420,000 calls in the quarter hour (the other scans of
-every call's id dominate); worth turning on (e.g. 20,000: bulk batches always regroup)
-once those scans are bounded."""
+regroup both with 200,000 and with 420,000 calls in the quarter hour. Measured again once
+the journal reads were bounded by time, and with the difference's own read of the touched
+calls bounded by their rows' times too (not kept), 15 loads each, alternated in one
+warehouse: +15 ms with 190,000 calls (median 262 against 247 ms) and -14 ms with 570,000
+(244 against 258 ms; means within 3 ms). No gain worth the second path."""
 
 
 def rebuild_calls(
@@ -900,12 +912,23 @@ def rebuild_calls(
         "SELECT count(*), (SELECT count(*) FROM ql_old_calls), "
         "EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID') FROM ql_touched_calls",
     ) or (0, 0, False)
+    since = states_since = None
     if old_calls:
-        lo, hi, undated = fetch_one(
+        lo, hi, undated, first = fetch_one(
             con,
-            "SELECT min(entered_at), max(entered_at), count(*) FILTER (entered_at IS NULL) "
+            "SELECT min(entered_at), max(entered_at), count(*) FILTER (entered_at IS NULL), "
+            f"""{'NULL' if batch is None else f'(SELECT min("time") FROM {batch})'} """
             f"FROM _rollup_old_calls WHERE source = '{SOURCE}'",
-        ) or (None, None, 1)
+        ) or (None, None, 1, None)
+        if batch is not None and not undated and lo is not None:
+            # Every visit event already journaled belongs to a visit whose row begins no
+            # later than it (at its opener, or reckoned back from its answer or end and
+            # capped at its first event: _calls_sql), so none of the old calls' journaled
+            # events is older than their rows, nor one of the batch than its oldest line:
+            # the journal read skips the row groups before. Their talking states began
+            # at their answers, so none before their rows either.
+            since = lo if first is None else min(lo, first)
+            states_since = lo
         # Within the old rows' time range when they all have one: DuckDB then skips the
         # row groups outside it instead of scanning every call's id.
         within = "" if undated else " AND entered_at BETWEEN $lo AND $hi"
@@ -922,7 +945,7 @@ def rebuild_calls(
     if calls:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ql_ev AS "
-            f"{_visit_events_sql(batch, with_old=bool(old_calls))}"
+            f"{_visit_events_sql(batch, with_old=bool(old_calls), since=since)}"
         )
         con.execute(_whole_calls_sql(force_window))
         con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), split=False))
@@ -950,6 +973,8 @@ def rebuild_calls(
         con.execute(
             f"DELETE FROM agent_states WHERE source = '{SOURCE}' AND state = 'talking' "
             "AND call_id IN (SELECT callid FROM ql_old_calls)"
+            + ("" if states_since is None else " AND start_at >= $since"),
+            {} if states_since is None else {"since": states_since},
         )
     con.execute(_TALKING_SQL)
     con.execute("DROP TABLE ql_new_calls")

@@ -38,4 +38,29 @@ def _v2_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
     rollup.rebuild(con)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _v1_coarse_rollups, 2: _v2_next_contacts}
+def _v3_visit_starts(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 4: a queue_log visit never begins after its first event (an entry reckoned
+    back from hold, wait or talk times that disagree with the timestamps, e.g. negative
+    ones, is capped there), which lets a load read only the recent part of the journal.
+    Only such fields could make a visit begin after its first event, and then it began
+    after its own answer or end: those calls are rebuilt from the journal."""
+    from callkpi.ingest import queue_log
+    from callkpi.store import create_table_sql
+
+    for table in sorted(TABLES.values(), key=lambda t: t.view is not None):
+        con.execute(create_table_sql(table))  # what the rebuild uses, if this file is older
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE ql_touched_calls AS
+        SELECT DISTINCT call_id AS callid FROM calls
+        WHERE source = 'queue_log' AND (answered_at < entered_at OR ended_at < entered_at)"""
+    )
+    if con.execute("SELECT count(*) FROM ql_touched_calls").fetchall()[0][0]:
+        queue_log.rebuild_calls(con)
+    con.execute("DROP TABLE ql_touched_calls")
+
+
+MIGRATIONS: dict[int, Migration] = {
+    1: _v1_coarse_rollups,
+    2: _v2_next_contacts,
+    3: _v3_visit_starts,
+}
