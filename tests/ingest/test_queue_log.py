@@ -573,6 +573,33 @@ def test_did_and_wrapup(wh: Warehouse, tmp_path: Path) -> None:
     assert wrap == [("Agent/1", "support", "c1", at(64), at(94))]
 
 
+@pytest.mark.parametrize("older_warehouse", [False, True])
+def test_did_of_a_call_completed_by_a_later_ingest(
+    wh: Warehouse, tmp_path: Path, older_warehouse: bool
+) -> None:
+    # Whether the journal holds DIDs is remembered (callkpi_meta), not looked up per load;
+    # a warehouse written before it was remembered reads it from the journal once.
+    path = write(tmp_path / "queue_log", [line(0, "c0", "support", "NONE", "ENTERQUEUE", "",
+                                               "5550000", 1)])
+    queue_log.ingest(wh, path)
+    assert wh.sql("SELECT value FROM callkpi_meta WHERE key = 'queue_log_dids'") == [("0",)]
+    with path.open("a") as fh:
+        fh.write(line(9, "c1", "support", "NONE", "DID", "74951234567") + "\n")
+        fh.write(line(10, "c1", "support", "NONE", "ENTERQUEUE", "", "5550001", 1) + "\n")
+    queue_log.ingest(wh, path)
+    assert wh.sql("SELECT value FROM callkpi_meta WHERE key = 'queue_log_dids'") == [("1",)]
+    if older_warehouse:
+        wh.sql("DELETE FROM callkpi_meta WHERE key = 'queue_log_dids'")
+    with path.open("a") as fh:
+        fh.write(line(14, "c1", "support", "Agent/1", "CONNECT", 4, "c1.2", 1) + "\n")
+    queue_log.ingest(wh, path)
+    assert calls(wh, ("call_id", "did", "outcome")) == [
+        {"call_id": "c0", "did": None, "outcome": "in_progress"},
+        {"call_id": "c1", "did": "74951234567", "outcome": "in_progress"},
+    ]
+    assert wh.sql("SELECT value FROM callkpi_meta WHERE key = 'queue_log_dids'") == [("1",)]
+
+
 def test_visit_counts_in_the_interval_it_entered(wh: Warehouse, tmp_path: Path) -> None:
     from callkpi.kpi import KpiQuery, run_query
 

@@ -884,6 +884,24 @@ warehouse: +15 ms with 190,000 calls (median 262 against 247 ms) and -14 ms with
 (244 against 258 ms; means within 3 ms). No gain worth the second path."""
 
 
+def _journal_has_dids(con: duckdb.DuckDBPyConnection, batch: str | None) -> bool:
+    """Whether the journal holds a DID event (the batch ``batch`` included, already
+    journaled). Kept in ``callkpi_meta`` (``queue_log_dids``) and set by the first batch
+    with one, so that a load never scans the journal's event column for it (a scan that
+    grows with the day); a warehouse without the key reads it from the journal once."""
+    known = fetch_scalar(con, "SELECT value FROM callkpi_meta WHERE key = 'queue_log_dids'")
+    if known == "1":
+        return True
+    events = "queue_log_events" if known is None or batch is None else batch
+    found = fetch_scalar(con, f"SELECT EXISTS (SELECT 1 FROM {events} WHERE event = 'DID')")
+    if known is None or found:
+        con.execute(
+            "INSERT OR REPLACE INTO callkpi_meta VALUES ('queue_log_dids', ?)",
+            ["1" if found else "0"],
+        )
+    return bool(found)
+
+
 def rebuild_calls(
     con: duckdb.DuckDBPyConnection, *, force_window: bool = False, batch: str | None = None
 ) -> None:
@@ -907,11 +925,9 @@ def rebuild_calls(
         SELECT DISTINCT call_id AS callid FROM _rollup_old_calls WHERE source = '{SOURCE}'"""
     )
     old = "call_id IN (SELECT callid FROM ql_old_calls)"
-    calls, old_calls, with_dids = fetch_one(
-        con,
-        "SELECT count(*), (SELECT count(*) FROM ql_old_calls), "
-        "EXISTS (SELECT 1 FROM queue_log_events WHERE event = 'DID') FROM ql_touched_calls",
-    ) or (0, 0, False)
+    calls, old_calls = fetch_one(
+        con, "SELECT count(*), (SELECT count(*) FROM ql_old_calls) FROM ql_touched_calls"
+    ) or (0, 0)
     since = states_since = None
     if old_calls:
         lo, hi, undated, first = fetch_one(
@@ -948,9 +964,10 @@ def rebuild_calls(
             f"{_visit_events_sql(batch, with_old=bool(old_calls), since=since)}"
         )
         con.execute(_whole_calls_sql(force_window))
-        con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), split=False))
+        with_dids = _journal_has_dids(con, batch)
+        con.execute(_calls_sql(_CALL_COLUMNS, with_dids, split=False))
         if fetch_scalar(con, "SELECT EXISTS (SELECT 1 FROM ql_whole WHERE NOT simple)"):
-            con.execute(_calls_sql(_CALL_COLUMNS, bool(with_dids), split=True))
+            con.execute(_calls_sql(_CALL_COLUMNS, with_dids, split=True))
         con.execute("DROP TABLE ql_whole")
         con.execute("DROP TABLE ql_ev")
         con.execute(
