@@ -482,7 +482,7 @@ def test_a_visit_never_begins_after_its_first_event(wh: Warehouse, tmp_path: Pat
 
 def test_a_version_3_file_gets_its_late_visit_starts_rebuilt(tmp_path: Path) -> None:
     # Version 3 reckoned c1's entry 5 s after its CONNECT (a negative hold time) and that
-    # of c2 from its end's wait alone (a negative wait: after the ABANDON).
+    # of c3 from its end's wait alone (a negative wait: after the ABANDON); c2 is sound.
     path = tmp_path / "w.duckdb"
     lines = [
         line(50, "c1", "support", "Agent/1", "CONNECT", -5, "c1.2", 4),

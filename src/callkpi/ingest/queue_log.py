@@ -930,11 +930,11 @@ def rebuild_calls(
     ) or (0, 0)
     since = states_since = None
     if old_calls:
+        batch_first = "NULL" if batch is None else f'(SELECT min("time") FROM {batch})'
         lo, hi, undated, first = fetch_one(
             con,
             "SELECT min(entered_at), max(entered_at), count(*) FILTER (entered_at IS NULL), "
-            f"""{'NULL' if batch is None else f'(SELECT min("time") FROM {batch})'} """
-            f"FROM _rollup_old_calls WHERE source = '{SOURCE}'",
+            f"{batch_first} FROM _rollup_old_calls WHERE source = '{SOURCE}'",
         ) or (None, None, 1, None)
         if batch is not None and not undated and lo is not None:
             # Every visit event already journaled belongs to a visit whose row begins no

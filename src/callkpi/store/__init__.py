@@ -78,6 +78,13 @@ def create_table_sql(table: Table) -> str:
     return f'CREATE TABLE IF NOT EXISTS "{table.name}" ({cols})'
 
 
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables that do not exist yet in their current shape, then (re)create
+    the views over them."""
+    for table in sorted(TABLES.values(), key=lambda t: t.view is not None):
+        con.execute(create_table_sql(table))
+
+
 class Warehouse:
     """The callkpi warehouse in one DuckDB file (``:memory:`` for a throwaway one)."""
 
@@ -147,8 +154,7 @@ class Warehouse:
             else:
                 for step in range(version, SCHEMA_VERSION):
                     MIGRATIONS[step](self.con)
-            for table in sorted(TABLES.values(), key=lambda t: t.view is not None):
-                self.con.execute(create_table_sql(table))
+            create_tables(self.con)
             self.con.execute(
                 "INSERT OR REPLACE INTO callkpi_meta VALUES ('schema_version', ?)",
                 [str(SCHEMA_VERSION)],

@@ -45,10 +45,9 @@ def _v3_visit_starts(con: duckdb.DuckDBPyConnection) -> None:
     Only such fields could make a visit begin after its first event, and then it began
     after its own answer or end: those calls are rebuilt from the journal."""
     from callkpi.ingest import queue_log
-    from callkpi.store import create_table_sql
+    from callkpi.store import create_tables
 
-    for table in sorted(TABLES.values(), key=lambda t: t.view is not None):
-        con.execute(create_table_sql(table))  # what the rebuild uses, if this file is older
+    create_tables(con)  # what the rebuild uses, if this file is older
     con.execute(
         """CREATE OR REPLACE TEMP TABLE ql_touched_calls AS
         SELECT DISTINCT call_id AS callid FROM calls
