@@ -168,3 +168,35 @@ def test_grown_file_and_overlapping_file_agree_with_one_batch(tmp_path: Path) ->
         # And the same file twice loads nothing.
         assert queue_log.ingest(wh, grown).lines_read == 0
     assert rejected == len(whole["quarantine"])
+
+
+def test_a_batch_of_more_calls_than_a_row_group_builds_them_all(tmp_path: Path) -> None:
+    """130,000 answered calls in one batch: more new calls than one DuckDB row group
+    (122,880 rows), so their rows are appended in parallel. DuckDB 2.0.0 then read back
+    none of them from the temporary table they are built in (an empty CREATE TABLE AS
+    followed by a parallel insert in one transaction): every call and talking state of
+    a bulk load was silently lost. The pin excludes 2.0.0; this is its regression test."""
+    calls, t0 = 130_000, 1_760_000_000
+    lines = []
+    for i in range(calls):
+        start = t0 + 2 * i  # one call every two seconds, over three days
+        wait, talk = i % 7, 60 + i % 11
+        lines += [
+            f"{start}|c{i}|support|NONE|ENTERQUEUE||79160000001|1",
+            f"{start + wait}|c{i}|support|Agent/{i % 50}|CONNECT|{wait}|c{i}.1|1",
+            f"{start + wait + talk}|c{i}|support|Agent/{i % 50}|COMPLETECALLER|{wait}|{talk}|1",
+        ]
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(lines) + "\n")
+    with Warehouse(tmp_path / "bulk.duckdb") as wh:
+        report = queue_log.ingest(wh, path)
+        assert (report.batches, report.loaded) == (1, 3 * calls)
+        counted = wh.sql(
+            "SELECT count(*), count(*) FILTER (WHERE outcome = 'answered'), sum(wait_s), "
+            "sum(talk_s) FROM calls"
+        )
+        talking = wh.sql("SELECT count(*) FROM agent_states WHERE state = 'talking'")
+    # By hand: i % 7 over 130,000 calls is 18,571 full cycles (sum 21 each) and 3 more
+    # (0 + 1 + 2); 60 + i % 11 is 11,818 full cycles (sum 55 each) and 2 more (0 + 1).
+    assert counted == [(calls, calls, 18_571 * 21 + 3, 60 * calls + 11_818 * 55 + 1)]
+    assert talking == [(calls,)]
