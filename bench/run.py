@@ -42,7 +42,20 @@ con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?, delim='|', header=false
             "auto_detect=false, strict_mode=false, null_padding=true, quote='', escape='', "
             "columns=" + repr(columns) + ")", [sys.argv[1]])
 elapsed = time.perf_counter() - started
-print(elapsed, con.execute("SELECT count(*) FROM t").fetchall()[0][0])
+print(elapsed, con.execute("SELECT count(*) FROM t").fetchall()[0][0],
+      con.execute("SELECT count(*) FROM t WHERE c4 = 'ENTERQUEUE'").fetchall()[0][0])
+"""
+
+# What the ingest built, read back from its warehouse: every generated call has one
+# ENTERQUEUE and one queue visit, so `calls` must hold one row per ENTERQUEUE line.
+BUILT = """
+import duckdb, json, sys
+con = duckdb.connect(sys.argv[1], read_only=True)
+count = lambda sql: con.execute(sql).fetchall()[0][0]
+print(json.dumps(dict(
+    calls=count("SELECT count(*) FROM calls"),
+    talking=count("SELECT count(*) FROM agent_states WHERE state = 'talking'"),
+)))
 """
 
 
@@ -72,6 +85,7 @@ def bench_ingest(lines: int, repeat: int) -> dict[str, object]:
     for _ in range(repeat):
         _, _, out, _ = _child([sys.executable, "-c", FLOOR, str(data)])
         floors.append(float(out.split()[0]))
+        entered = int(out.split()[2])
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.duckdb"
             elapsed, peak_mb, out, cpu = _child(
@@ -89,6 +103,11 @@ def bench_ingest(lines: int, repeat: int) -> dict[str, object]:
                 ]
             )
             report = json.loads(out)[0]
+            built = json.loads(_child([sys.executable, "-c", BUILT, str(db)])[2])
+            if built["calls"] != entered:
+                sys.exit(f"the ingest built {built['calls']:,} calls for {entered:,} "
+                         "ENTERQUEUE lines")
+            report.update(built)
             runs.append((elapsed, peak_mb, report, cpu))
             print(f"run: {elapsed:.1f} s, {cpu:.1f} CPU s, load {os.getloadavg()[0]:.1f}",
                   flush=True)
@@ -108,6 +127,8 @@ def bench_ingest(lines: int, repeat: int) -> dict[str, object]:
         "loaded": report["loaded"],
         "duplicates": report["duplicates"],
         "rejected": report["rejected"],
+        "calls": report["calls"],
+        "talking_states": report["talking"],
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
     }
