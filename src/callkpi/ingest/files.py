@@ -9,8 +9,8 @@ DuckDB without a Python object per line.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,26 +125,38 @@ def split_lines(
     view = memoryview(data)
     if len(view) and view[-1] != 10:
         view = memoryview(bytes(view) + b"\n")
+    lines, newlines = _line_array(view)
     try:
-        codecs.utf_8_decode(view, "strict", True)
-    except UnicodeDecodeError:
+        # Arrow checks the UTF-8 in place (Python's decoder would build a str of it all).
+        lines.validate(full=True)
+    except pa.ArrowInvalid:
         repaired, bad = _repair_utf8(bytes(view), first_line)
         view = memoryview(repaired)
-    if line_end is not None and view.readonly:
-        view = memoryview(bytearray(view))
-    buf = np.frombuffer(view, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 10)
+        lines, newlines = _line_array(view)
     if line_end is not None:
-        buf[newlines] = ord(line_end)
-    ends = newlines + 1
-    offsets = np.concatenate(([0], ends)).astype(np.int64)
-    n = len(offsets) - 1
-    lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(view))
+        if view.readonly:
+            view = memoryview(bytearray(view))
+            lines, newlines = _line_array(view)
+        np.frombuffer(view, dtype=np.uint8)[newlines] = ord(line_end)
+    n = len(lines)
     # from_buffers, not pa.array: no copy, and no pandas import on the first call.
     numbers = pa.Int64Array.from_buffers(
         pa.int64(), n, [None, pa.py_buffer(np.arange(first_line, first_line + n, dtype=np.int64))]
     )
     return pa.table({"line_no": numbers, "line": lines}), bad
+
+
+def _line_array(view: memoryview) -> tuple[pa.LargeStringArray, np.ndarray]:
+    """The lines of ``view`` (which ends in LF) as an Arrow array over its bytes, and
+    where their LFs are."""
+    newlines = np.flatnonzero(np.frombuffer(view, dtype=np.uint8) == 10)
+    offsets = np.empty(len(newlines) + 1, dtype=np.int64)
+    offsets[0] = 0
+    np.add(newlines, 1, out=offsets[1:])
+    array = pa.LargeStringArray.from_buffers(
+        len(newlines), pa.py_buffer(offsets), pa.py_buffer(view)
+    )
+    return array, newlines
 
 
 def _repair_utf8(data: bytes, first_line: int) -> tuple[bytes, tuple[int, ...]]:
@@ -182,18 +194,22 @@ def read_chunks(
         fh.seek(offset)
         carry = b""
         while True:
-            block = fh.read(batch_bytes)
-            at_eof = len(block) < batch_bytes
-            data = bytearray(carry)
-            data += block
-            del block
+            # Read straight into the chunk's buffer, after the carried-over partial line;
+            # asking for one byte more than the file has left tells its end.
+            left = os.fstat(fh.fileno()).st_size - fh.tell()
+            want = max(1, min(batch_bytes, left + 1))
+            data = bytearray(len(carry) + want)
+            data[: len(carry)] = carry
+            got = _read_into(fh, memoryview(data)[len(carry) :])
+            at_eof = got < want
+            del data[len(carry) + got :]
             if not data:
                 return
             cut = data.rfind(b"\n") + 1
-            has_cr = data.find(b"\r") >= 0
-            end = None if has_cr else line_end
             carry = bytes(data[cut:])
             if at_eof and carry and include_unterminated:
+                has_cr = data.find(b"\r") >= 0
+                end = None if has_cr else line_end
                 lines, bad = split_lines(data, line_no, end)
                 yield LineChunk(
                     lines,
@@ -219,3 +235,15 @@ def read_chunks(
                 line_no += lines.num_rows
             if at_eof:
                 return
+
+
+def _read_into(fh: io.BufferedReader, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``fh`` (less only at the end of the file); returns the bytes
+    read."""
+    done = 0
+    while done < len(buffer):
+        n = fh.readinto(buffer[done:])
+        if not n:
+            break
+        done += n
+    return done
