@@ -94,9 +94,15 @@ def _snapshot(wh: Warehouse, path: Path) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_one_batch_and_small_batches_agree(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "direct"), [(1, False), (2, False), (1, True)])
+def test_one_batch_and_small_batches_agree(
+    tmp_path: Path, seed: int, direct: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``direct``: the one batch inserts its calls straight into ``calls``, as a batch
+    of many calls does (the small batches build theirs in a temporary table first)."""
     path, rejected = _log(tmp_path, 2500, seed)
+    if direct:
+        monkeypatch.setattr(queue_log, "DIRECT_MIN_CALLS", 1)
     with Warehouse(tmp_path / "whole.duckdb") as wh:
         report = queue_log.ingest(wh, path)
         assert report.batches == 1
@@ -117,6 +123,7 @@ def test_one_batch_and_small_batches_agree(tmp_path: Path, seed: int) -> None:
     multi = [row for row in whole["calls"] if row[0] == "multi.1"]
     assert len(multi) == 3
 
+    monkeypatch.undo()
     with Warehouse(tmp_path / "batched.duckdb") as wh:
         report = queue_log.ingest(wh, path, IngestOptions(batch_bytes=4000))
         assert report.batches > 30

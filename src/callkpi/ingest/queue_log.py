@@ -698,8 +698,9 @@ def _whole_calls_sql(force_window: bool) -> str:
     FROM ql_ev GROUP BY cid"""
 
 
-def _calls_sql(columns: str, with_dids: bool, split: bool) -> str:
-    """Insert into ``ql_new_calls`` the visits of the simple calls of ``ql_whole``
+def _calls_sql(target: str, with_dids: bool, split: bool) -> str:
+    """Insert into ``target`` (``calls`` or ``ql_new_calls``, see :func:`rebuild_calls`)
+    the visits of the simple calls of ``ql_whole``
     (:func:`_whole_calls_sql`), or, with ``split``, of the others, from their events in
     ``ql_ev`` (:func:`_visit_events_sql`).
 
@@ -767,7 +768,7 @@ def _calls_sql(columns: str, with_dids: bool, split: bool) -> str:
       LEFT JOIN (SELECT * FROM ql_ev WHERE event = 'WRAPUPSTART') w ON w.cid = a.cid
     ),"""
     return f"""
-    INSERT INTO ql_new_calls ({columns})
+    INSERT INTO {target} ({_CALL_COLUMNS})
     WITH{visits}
     dids AS (
       SELECT e.callid, e."time", e.data[1] AS did
@@ -874,6 +875,14 @@ def add_event_states(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(_EVENT_STATES_SQL, {"path": str(path)})
 
 
+DIRECT_MIN_CALLS = 50_000
+"""A batch touching at least this many calls inserts their new rows straight into
+``calls`` and reads them back from there; fewer are built in a temporary table first
+(a live load's few hundred must not cost a scan of every call's id). Measured on one
+256 MB batch of the 10M-line benchmark (1.3M new calls): 2.5 s instead of 3.1 s for
+building, inserting and reading back the calls and their talking states."""
+
+
 DIFFERENCE_MAX_CALLS = 0
 """A batch touching at most this many calls has the roll-up follow it by the calls'
 difference (``rollup.refresh(new_calls=...)``) instead of regrouping its quarter hours.
@@ -954,12 +963,21 @@ def rebuild_calls(
             f"DELETE FROM calls WHERE source = '{SOURCE}' AND {old}{within}",
             {} if undated else {"lo": lo, "hi": hi},
         )
-    # The touched calls' new rows are built apart first: their quarter hours and talking
-    # states come from there, not from a scan of every call's id.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE ql_new_calls AS SELECT {_CALL_COLUMNS} FROM calls "
-        "LIMIT 0"
-    )
+    # ql_new_calls: the touched calls' new rows, from which their quarter hours and
+    # talking states come. A few calls are built apart first, not to scan every call's id
+    # for them; many are inserted straight into calls and read back (see DIRECT_MIN_CALLS).
+    direct = calls >= DIRECT_MIN_CALLS
+    if direct:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW ql_new_calls AS SELECT {_CALL_COLUMNS} FROM calls "
+            f"WHERE source = '{SOURCE}' AND call_id IN (SELECT callid FROM ql_touched_calls)"
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE ql_new_calls AS SELECT {_CALL_COLUMNS} FROM calls "
+            "LIMIT 0"
+        )
+    target = "calls" if direct else "ql_new_calls"
     if calls:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ql_ev AS "
@@ -967,14 +985,15 @@ def rebuild_calls(
         )
         con.execute(_whole_calls_sql(force_window))
         with_dids = _journal_has_dids(con, batch)
-        con.execute(_calls_sql(_CALL_COLUMNS, with_dids, split=False))
+        con.execute(_calls_sql(target, with_dids, split=False))
         if fetch_scalar(con, "SELECT EXISTS (SELECT 1 FROM ql_whole WHERE NOT simple)"):
-            con.execute(_calls_sql(_CALL_COLUMNS, with_dids, split=True))
+            con.execute(_calls_sql(target, with_dids, split=True))
         con.execute("DROP TABLE ql_whole")
         con.execute("DROP TABLE ql_ev")
-        con.execute(
-            f"INSERT INTO calls ({_CALL_COLUMNS}) SELECT {_CALL_COLUMNS} FROM ql_new_calls"
-        )
+        if not direct:
+            con.execute(
+                f"INSERT INTO calls ({_CALL_COLUMNS}) SELECT {_CALL_COLUMNS} FROM ql_new_calls"
+            )
     dispositions.apply(con, "ql_touched_calls", "callid", refresh_rollup=False)
     by_difference = calls <= DIFFERENCE_MAX_CALLS
     # The quarter hours of the touched calls' rows before (every source: the other
@@ -996,7 +1015,7 @@ def rebuild_calls(
             {} if states_since is None else {"since": states_since},
         )
     con.execute(_TALKING_SQL)
-    con.execute("DROP TABLE ql_new_calls")
+    con.execute(f"DROP {'VIEW' if direct else 'TABLE'} ql_new_calls")
     con.execute("DROP TABLE ql_old_calls")
 
 
