@@ -47,8 +47,8 @@ import datetime as dt
 import io
 import itertools
 import time as time_mod
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
@@ -674,6 +674,19 @@ def _visit_events_sql(
     """
 
 
+@contextmanager
+def _joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Plan the joins of a statement in the order written, each building its hash table
+    on its right side. For :func:`_visit_events_sql` DuckDB underestimated the batch's
+    filtered rows and built on them (every event with all its columns) instead of on the
+    touched callids: 1.8-3.5 s instead of 1.2-1.5 s for one 256 MB batch."""
+    con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
+    try:
+        yield
+    finally:
+        con.execute("RESET disabled_optimizers")
+
+
 def _whole_calls_sql(force_window: bool) -> str:
     """``ql_whole``: per call of ``ql_ev`` (:func:`_visit_events_sql`), whether it is
     simple (:func:`_calls_sql`), its first event's time and its tenant (``force_window``:
@@ -979,10 +992,11 @@ def rebuild_calls(
         )
     target = "calls" if direct else "ql_new_calls"
     if calls:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE ql_ev AS "
-            f"{_visit_events_sql(batch, with_old=bool(old_calls), since=since)}"
-        )
+        with _joins_as_written(con):
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE ql_ev AS "
+                f"{_visit_events_sql(batch, with_old=bool(old_calls), since=since)}"
+            )
         con.execute(_whole_calls_sql(force_window))
         with_dids = _journal_has_dids(con, batch)
         con.execute(_calls_sql(target, with_dids, split=False))
