@@ -13,7 +13,8 @@ import pytest
 
 from callkpi.ingest import queue_log
 from callkpi.ingest.options import IngestOptions
-from callkpi.store import Warehouse
+from callkpi.model import SCHEMA_VERSION
+from callkpi.store import Warehouse, rollup
 
 T0 = 1767261600
 BASE = dt.datetime(2026, 1, 1, 10, 0, 0)
@@ -501,10 +502,58 @@ def test_a_version_3_file_gets_its_late_visit_starts_rebuilt(tmp_path: Path) -> 
     with Warehouse(path) as wh:
         assert wh.sql("SELECT entered_at FROM calls ORDER BY call_id") == [
             (at(50),), (at(0),), (at(40),)]
-        assert wh.schema_version == 4
+        assert wh.schema_version == SCHEMA_VERSION
         assert wh.sql("SELECT * FROM calls ORDER BY call_id") == expected
         assert wh.sql("SELECT * FROM calls_rollup ORDER BY ALL") == rollup_rows
         assert wh.sql("SELECT * FROM agent_states ORDER BY ALL") == talking
+
+
+def test_a_version_4_file_gets_the_calls_duckdb_2_0_0_lost_rebuilt(tmp_path: Path) -> None:
+    # DuckDB 2.0.0 lost every new call of a big batch, their talking states and their
+    # roll-up; the journal, the ringing states and the other calls were stored. c1 and c3
+    # are lost here; c2 (another queue and quarter hour) is sound and has c1's caller, so
+    # its next contact (c3, the caller's later call) must come back too.
+    path = tmp_path / "w.duckdb"
+    lines = [
+        line(0, "c1", "support", "NONE", "ENTERQUEUE", "", "5550001", 1),
+        line(4, "c1", "support", "Agent/1", "RINGNOANSWER", 4000),
+        line(9, "c1", "support", "Agent/2", "CONNECT", 9, "c1.2", 3),
+        line(99, "c1", "support", "Agent/2", "COMPLETECALLER", 9, 90, 1),
+        line(1000, "c2", "sales", "NONE", "ENTERQUEUE", "", "5550001", 1),
+        line(1030, "c2", "sales", "NONE", "ABANDON", 1, 1, 30),
+        line(2000, "c3", "support", "NONE", "ENTERQUEUE", "", "5550001", 1),
+        line(2005, "c3", "support", "Agent/1", "CONNECT", 5, "c3.2", 2),
+        line(2100, "c3", "support", "Agent/1", "COMPLETEAGENT", 5, 95, 1),
+    ]
+    with Warehouse(path) as wh:
+        load(wh, tmp_path, lines)
+        expected = {
+            name: wh.sql(f"SELECT * FROM {name} ORDER BY ALL")
+            for name in ("calls", "agent_states", "calls_rollup", "calls_rollup_day")
+        }
+        assert len(expected["calls"]) == 3
+        assert wh.sql(
+            "SELECT agent, state, reason, call_id FROM agent_states ORDER BY ALL"
+        ) == [
+            ("Agent/1", "ringing", "answered", "c3"),
+            ("Agent/1", "ringing", "noanswer", "c1"),
+            ("Agent/1", "talking", None, "c3"),
+            ("Agent/2", "ringing", "answered", "c1"),
+            ("Agent/2", "talking", None, "c1"),
+        ]
+        with wh.transaction() as con:
+            con.execute("DELETE FROM calls WHERE call_id IN ('c1', 'c3')")
+            con.execute("DELETE FROM agent_states WHERE state = 'talking'")
+            con.execute("UPDATE calls SET next_contact_at = NULL")
+            rollup.rebuild(con)
+            con.execute("UPDATE callkpi_meta SET value = '4' WHERE key = 'schema_version'")
+        assert wh.sql("SELECT call_id FROM calls") == [("c2",)]
+    with Warehouse(path) as wh:
+        assert wh.schema_version == SCHEMA_VERSION
+        for name, rows in expected.items():
+            assert wh.sql(f"SELECT * FROM {name} ORDER BY ALL") == rows, name
+        assert wh.sql("SELECT call_id, next_contact_at FROM calls ORDER BY call_id") == [
+            ("c1", at(1000)), ("c2", at(2000)), ("c3", None)]
 
 
 def test_in_progress_visits(wh: Warehouse, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from callkpi.kpi import Compiler, KpiQuery, run_query
 from callkpi.kpi.semantic import SemanticModel, semantic_model
-from callkpi.model import ROLLUP_LEVELS
+from callkpi.model import ROLLUP_LEVELS, SCHEMA_VERSION
 from callkpi.store import Warehouse, arrow_rows, rollup
 
 START = dt.datetime(2026, 10, 1)
@@ -278,7 +278,7 @@ def test_a_version_2_file_is_read_as_it_is_and_migrated_when_opened_for_writing(
         assert run_query(old, query).rows == window
         assert any(r["fcr"] is not None for r in window)
     with Warehouse(path) as wh:
-        assert wh.schema_version == 4
+        assert wh.schema_version == SCHEMA_VERSION
         _check_column(wh)
         assert run_query(wh, query).rows == window
         assert Compiler(wh, rollup_levels=("calls_rollup_agent_day",)).run(query).rows == window

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from callkpi.ingest import queue_log
 from callkpi.ingest.options import IngestOptions
 from callkpi.kpi import Compiler, KpiQuery, run_query
-from callkpi.model import ROLLUP_LEVELS
+from callkpi.model import ROLLUP_LEVELS, SCHEMA_VERSION
 from callkpi.store import Warehouse, arrow_rows, rollup
 
 LEVELS = tuple(level.table for level in ROLLUP_LEVELS)
@@ -461,7 +461,7 @@ def test_a_version_1_file_is_read_as_it_is_and_migrated_when_opened_for_writing(
         raw = run_query(old, query, use_rollup=False).rows
         assert run_query(old, query).rows == raw
     with Warehouse(path) as wh:
-        assert wh.schema_version == 4
+        assert wh.schema_version == SCHEMA_VERSION
         assert _levels_used(wh, query) == {"calls_rollup_agent_day"}
         assert run_query(wh, query).rows == raw
         migrated = {level: wh.sql(f"SELECT * FROM {level} ORDER BY ALL") for level in LEVELS}

@@ -89,7 +89,8 @@ _VISIT_EVENTS = events_with(
     Role.MID,
     Role.TRAILING,
 )
-_CALL_VISIT_EVENTS = tuple(e for e in _VISIT_EVENTS if EVENTS[e].role is not Role.MID)
+CALL_VISIT_EVENTS = tuple(e for e in _VISIT_EVENTS if EVENTS[e].role is not Role.MID)
+"""The events a call's visits are made of: a callid with one has a ``calls`` row."""
 _SESSION_EVENTS = events_with(Role.SESSION)
 
 
@@ -205,7 +206,7 @@ def _visit_event_spec() -> str:
     and where its numbers are (1-based data field positions, NULL where it has none).
     Joined to the journal instead of long IN lists and CASEs: cheaper to plan and to run."""
     rows = []
-    for event in _CALL_VISIT_EVENTS:
+    for event in CALL_VISIT_EVENTS:
         hold = 1 if event == "CONNECT" else _data_index(event, "holdtime")
         position = 3 if event == "ENTERQUEUE" else _data_index(event, "origposition")
         extra = {"CONNECT": 3, "WRAPUPSTART": 1}.get(event)

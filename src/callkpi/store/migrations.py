@@ -58,8 +58,30 @@ def _v3_visit_starts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE ql_touched_calls")
 
 
+def _v4_lost_calls(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 5: the calls a bulk load lost to DuckDB 2.0.0 are rebuilt from the journal.
+    A queue_log batch with more than 122,880 new calls built them in a temporary table
+    that DuckDB 2.0.0 then read back empty (rows appended in parallel to a table created
+    empty in the same transaction), so it stored none of them, nor their talking states
+    nor their roll-up. Their lines are in the journal: every callid with a visit event
+    there and no queue_log ``calls`` row is rebuilt (a sound file has none; on the 10M-line
+    benchmark's warehouse the check takes about a second)."""
+    from callkpi.ingest import queue_log
+
+    events = ", ".join(f"'{e}'" for e in queue_log.CALL_VISIT_EVENTS)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE ql_touched_calls AS
+        SELECT DISTINCT callid FROM queue_log_events WHERE event IN ({events})
+        EXCEPT SELECT call_id FROM calls WHERE source = 'queue_log'"""
+    )
+    if con.execute("SELECT count(*) FROM ql_touched_calls").fetchall()[0][0]:
+        queue_log.rebuild_calls(con)
+    con.execute("DROP TABLE ql_touched_calls")
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: _v1_coarse_rollups,
     2: _v2_next_contacts,
     3: _v3_visit_starts,
+    4: _v4_lost_calls,
 }
