@@ -38,24 +38,30 @@ def _v2_next_contacts(con: duckdb.DuckDBPyConnection) -> None:
     rollup.rebuild(con)
 
 
+def _rebuild_queue_log_calls(con: duckdb.DuckDBPyConnection, callids: str) -> None:
+    """Rebuild from the journal the queue_log calls (and their talking states and roll-up)
+    of the callids the query ``callids`` selects, if any."""
+    from callkpi.ingest import queue_log
+    from callkpi.store import create_tables
+
+    create_tables(con)  # what the rebuild uses, if this file is older
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ql_touched_calls AS {callids}")
+    if con.execute("SELECT count(*) FROM ql_touched_calls").fetchall()[0][0]:
+        queue_log.rebuild_calls(con)
+    con.execute("DROP TABLE ql_touched_calls")
+
+
 def _v3_visit_starts(con: duckdb.DuckDBPyConnection) -> None:
     """Version 4: a queue_log visit never begins after its first event (an entry reckoned
     back from hold, wait or talk times that disagree with the timestamps, e.g. negative
     ones, is capped there), which lets a load read only the recent part of the journal.
     Only such fields could make a visit begin after its first event, and then it began
     after its own answer or end: those calls are rebuilt from the journal."""
-    from callkpi.ingest import queue_log
-    from callkpi.store import create_tables
-
-    create_tables(con)  # what the rebuild uses, if this file is older
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE ql_touched_calls AS
-        SELECT DISTINCT call_id AS callid FROM calls
-        WHERE source = 'queue_log' AND (answered_at < entered_at OR ended_at < entered_at)"""
+    _rebuild_queue_log_calls(
+        con,
+        """SELECT DISTINCT call_id AS callid FROM calls
+        WHERE source = 'queue_log' AND (answered_at < entered_at OR ended_at < entered_at)""",
     )
-    if con.execute("SELECT count(*) FROM ql_touched_calls").fetchall()[0][0]:
-        queue_log.rebuild_calls(con)
-    con.execute("DROP TABLE ql_touched_calls")
 
 
 def _v4_lost_calls(con: duckdb.DuckDBPyConnection) -> None:
@@ -69,14 +75,11 @@ def _v4_lost_calls(con: duckdb.DuckDBPyConnection) -> None:
     from callkpi.ingest import queue_log
 
     events = ", ".join(f"'{e}'" for e in queue_log.CALL_VISIT_EVENTS)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE ql_touched_calls AS
-        SELECT DISTINCT callid FROM queue_log_events WHERE event IN ({events})
-        EXCEPT SELECT call_id FROM calls WHERE source = 'queue_log'"""
+    _rebuild_queue_log_calls(
+        con,
+        f"""SELECT DISTINCT callid FROM queue_log_events WHERE event IN ({events})
+        EXCEPT SELECT call_id FROM calls WHERE source = 'queue_log'""",
     )
-    if con.execute("SELECT count(*) FROM ql_touched_calls").fetchall()[0][0]:
-        queue_log.rebuild_calls(con)
-    con.execute("DROP TABLE ql_touched_calls")
 
 
 MIGRATIONS: dict[int, Migration] = {
